@@ -1,0 +1,273 @@
+// Package netvip binds, finds and removes a virtual IP address through
+// rtnetlink, the way `ip addr` would, without running `ip`.
+package netvip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNoLink means the named interface does not exist.
+var ErrNoLink = errors.New("no such interface")
+
+// ErrNoRoute means no on-link route contains the address.
+var ErrNoRoute = errors.New("no on-link route contains the address")
+
+// ErrDADFailed means IPv6 duplicate address detection found another owner.
+var ErrDADFailed = errors.New("duplicate address detected (dadfailed)")
+
+// Link is the part of an interface the agent cares about.
+type Link struct {
+	Index   int
+	Name    string
+	MAC     net.HardwareAddr // nil on loopback and other links without one
+	AdminUp bool
+	Oper    netlink.LinkOperState
+}
+
+// CarrierOK is false when the kernel reports the link DOWN or
+// LOWERLAYERDOWN (what IPaddr2's check_link_status looks for). UNKNOWN
+// counts as up: loopback and many virtual links never report anything else.
+func (l Link) CarrierOK() bool {
+	return l.AdminUp && l.Oper != netlink.OperDown && l.Oper != netlink.OperLowerLayerDown
+}
+
+// Addr is an address as the kernel holds it.
+type Addr struct {
+	IP        netip.Addr
+	Prefix    int
+	Link      Link
+	Label     string
+	Tentative bool // IPv6 DAD still running
+	DADFailed bool
+}
+
+// Handle talks rtnetlink in the network namespace it was opened in.
+type Handle struct{ nl *netlink.Handle }
+
+// Open returns a handle for the current network namespace.
+func Open() (*Handle, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("netlink: open: %w", err)
+	}
+	return &Handle{nl: h}, nil
+}
+
+// Close releases the netlink socket.
+func (h *Handle) Close() { h.nl.Close() }
+
+func family(ip netip.Addr) int {
+	if ip.Is4() {
+		return netlink.FAMILY_V4
+	}
+	return netlink.FAMILY_V6
+}
+
+func toLink(l netlink.Link) Link {
+	a := l.Attrs()
+	lk := Link{Index: a.Index, Name: a.Name, AdminUp: a.Flags&net.FlagUp != 0, Oper: a.OperState}
+	if len(a.HardwareAddr) == 6 && a.Flags&net.FlagLoopback == 0 {
+		lk.MAC = a.HardwareAddr
+	}
+	return lk
+}
+
+// LinkByName looks an interface up; ErrNoLink when it does not exist.
+func (h *Handle) LinkByName(name string) (Link, error) {
+	l, err := h.nl.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
+			return Link{}, fmt.Errorf("interface %s: %w", name, ErrNoLink)
+		}
+		return Link{}, fmt.Errorf("netlink: link %s: %w", name, err)
+	}
+	return toLink(l), nil
+}
+
+func (h *Handle) linkByIndex(i int) (Link, error) {
+	l, err := h.nl.LinkByIndex(i)
+	if err != nil {
+		return Link{}, fmt.Errorf("netlink: link %d: %w", i, err)
+	}
+	return toLink(l), nil
+}
+
+// OnLinkRoute finds the directly connected route (no gateway) in the main
+// table whose subnet contains ip, like IPaddr2's findif: the most specific
+// one, then the lowest metric. If nic is not empty only routes through that
+// interface count.
+func (h *Handle) OnLinkRoute(ip netip.Addr, nic string) (Link, int, error) {
+	var filter netlink.Route
+	mask := uint64(netlink.RT_FILTER_TABLE)
+	filter.Table = unix.RT_TABLE_MAIN
+	if nic != "" {
+		l, err := h.LinkByName(nic)
+		if err != nil {
+			return Link{}, 0, err
+		}
+		filter.LinkIndex = l.Index
+		mask |= netlink.RT_FILTER_OIF
+	}
+	routes, err := h.nl.RouteListFiltered(family(ip), &filter, mask)
+	if err != nil {
+		return Link{}, 0, fmt.Errorf("netlink: list routes: %w", err)
+	}
+	best, bestLen, bestPrio := -1, -1, 0
+	for i, r := range routes {
+		if r.Dst == nil || r.Gw != nil || len(r.MultiPath) > 0 || r.Type != unix.RTN_UNICAST {
+			continue
+		}
+		if ip.Is4() && r.Scope != netlink.SCOPE_LINK {
+			continue
+		}
+		ones, _ := r.Dst.Mask.Size()
+		if ones == 0 || !r.Dst.Contains(net.IP(ip.AsSlice())) {
+			continue
+		}
+		if ones > bestLen || (ones == bestLen && r.Priority < bestPrio) {
+			best, bestLen, bestPrio = i, ones, r.Priority
+		}
+	}
+	if best < 0 {
+		return Link{}, 0, ErrNoRoute
+	}
+	l, err := h.linkByIndex(routes[best].LinkIndex)
+	if err != nil {
+		return Link{}, 0, err
+	}
+	return l, bestLen, nil
+}
+
+// Find returns where ip is bound: on link when link is not nil, on any
+// interface otherwise. nil, nil when it is not bound.
+func (h *Handle) Find(ip netip.Addr, link *Link) (*Addr, error) {
+	var nl netlink.Link
+	if link != nil {
+		nl = &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: link.Index, Name: link.Name}}
+	}
+	addrs, err := h.nl.AddrList(nl, family(ip))
+	if err != nil {
+		return nil, fmt.Errorf("netlink: list addresses: %w", err)
+	}
+	for _, a := range addrs {
+		got, ok := netip.AddrFromSlice(a.IP)
+		if !ok || got.Unmap() != ip {
+			continue
+		}
+		ones, _ := a.Mask.Size()
+		out := &Addr{IP: ip, Prefix: ones, Label: a.Label,
+			Tentative: a.Flags&unix.IFA_F_TENTATIVE != 0,
+			DADFailed: a.Flags&unix.IFA_F_DADFAILED != 0}
+		// Re-read the link: the caller's copy may predate a state change.
+		if out.Link, err = h.linkByIndex(a.LinkIndex); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	return nil, nil
+}
+
+// Spec is an address to add.
+type Spec struct {
+	IP            netip.Addr
+	Prefix        int
+	Link          Link
+	Label         string // full label (nic:iflabel), IPv4 only
+	Broadcast     string // "" or "+": computed; "-": none; else an IPv4 address
+	PreferredLft  uint32 // ^0 = forever
+	NoDAD         bool
+	NoPrefixRoute bool
+}
+
+// Add binds the address. It fails with an error wrapping unix.EEXIST when
+// the address is already there.
+func (h *Handle) Add(s Spec) error {
+	a := &netlink.Addr{
+		IPNet: &net.IPNet{IP: net.IP(s.IP.AsSlice()), Mask: net.CIDRMask(s.Prefix, s.IP.BitLen())},
+		Label: s.Label,
+	}
+	if s.NoDAD && s.IP.Is6() {
+		a.Flags |= unix.IFA_F_NODAD
+	}
+	if s.NoPrefixRoute {
+		a.Flags |= unix.IFA_F_NOPREFIXROUTE
+	}
+	if s.IP.Is4() {
+		switch s.Broadcast {
+		case "", "+": // netlink computes it for prefixes up to /30
+		case "-":
+			a.Broadcast = net.IPv4zero
+		default:
+			a.Broadcast = net.ParseIP(s.Broadcast).To4()
+		}
+	} else if s.PreferredLft != ^uint32(0) {
+		a.ValidLft = int(^uint32(0))
+		a.PreferedLft = int(s.PreferredLft)
+	}
+	link := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: s.Link.Index, Name: s.Link.Name}}
+	if err := h.nl.AddrAdd(link, a); err != nil {
+		return fmt.Errorf("netlink: add %s/%d to %s: %w", s.IP, s.Prefix, s.Link.Name, err)
+	}
+	return nil
+}
+
+// Del removes a bound address. An address that is already gone is success.
+func (h *Handle) Del(a *Addr) error {
+	na := &netlink.Addr{IPNet: &net.IPNet{IP: net.IP(a.IP.AsSlice()), Mask: net.CIDRMask(a.Prefix, a.IP.BitLen())}}
+	link := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: a.Link.Index, Name: a.Link.Name}}
+	if err := h.nl.AddrDel(link, na); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("netlink: delete %s/%d from %s: %w", a.IP, a.Prefix, a.Link.Name, err)
+	}
+	return nil
+}
+
+// SetUp brings the interface administratively up, as IPaddr2 does after
+// adding the address.
+func (h *Handle) SetUp(l Link) error {
+	if l.AdminUp {
+		return nil
+	}
+	if err := h.nl.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: l.Index, Name: l.Name}}); err != nil {
+		return fmt.Errorf("netlink: set %s up: %w", l.Name, err)
+	}
+	return nil
+}
+
+// WaitDAD polls until the kernel has finished duplicate address detection
+// for ip on link. It returns ErrDADFailed when another host owns the address
+// and ctx's error when the deadline comes first. Polling the address is
+// cheaper to get right than a netlink subscription and DAD takes about a
+// second anyway.
+func (h *Handle) WaitDAD(ctx context.Context, ip netip.Addr, link Link) (*Addr, error) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		a, err := h.Find(ip, &link)
+		if err != nil {
+			return nil, err
+		}
+		if a == nil {
+			return nil, fmt.Errorf("%s vanished from %s during duplicate address detection", ip, link.Name)
+		}
+		if a.DADFailed {
+			return a, ErrDADFailed
+		}
+		if !a.Tentative {
+			return a, nil
+		}
+		select {
+		case <-ctx.Done():
+			return a, fmt.Errorf("waiting for duplicate address detection of %s: %w", ip, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}

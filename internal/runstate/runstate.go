@@ -1,0 +1,170 @@
+// Package runstate keeps the node-local facts an agent needs between
+// invocations under /run/resource-agents (HA_RSCTMP): a per-IP lock and the
+// PID of the background announcer. /run is emptied at boot, which is right
+// for both: after a reboot nothing runs.
+package runstate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultDir is resource-agents' HA_RSCTMP.
+const DefaultDir = "/run/resource-agents"
+
+// Dir is a state directory.
+type Dir string
+
+// FromEnv returns HA_RSCTMP when set, DefaultDir otherwise.
+func FromEnv() Dir {
+	if d := os.Getenv("HA_RSCTMP"); d != "" {
+		return Dir(d)
+	}
+	return DefaultDir
+}
+
+// key turns an address (or any id) into a file-name-safe stem.
+func key(id string) string { return "floatip-" + strings.NewReplacer("/", "_", ":", "_").Replace(id) }
+
+func (d Dir) path(id, suffix string) string { return filepath.Join(string(d), key(id)+suffix) }
+
+func (d Dir) ensure() error {
+	if err := os.MkdirAll(string(d), 0o755); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	return nil
+}
+
+// Lock is a held flock.
+type Lock struct{ f *os.File }
+
+// Lock takes the exclusive lock for id, waiting until ctx ends. It
+// serialises actions on one address on this node (two resources on one IP,
+// or CLI hooks racing the cluster).
+func (d Dir) Lock(ctx context.Context, id string) (*Lock, error) {
+	if err := d.ensure(); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(d.path(id, ".lock"), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", id, err)
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return &Lock{f}, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", id, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("lock %s: another action holds it: %w", id, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// Unlock releases the lock.
+func (l *Lock) Unlock() { l.f.Close() }
+
+// PIDFile is where the background announcer for id records its PID.
+func (d Dir) PIDFile(id string) string { return d.path(id, ".announce.pid") }
+
+// WritePID records pid for id.
+func (d Dir) WritePID(id string, pid int) error {
+	if err := d.ensure(); err != nil {
+		return err
+	}
+	return os.WriteFile(d.PIDFile(id), []byte(strconv.Itoa(pid)+"\n"), 0o644)
+}
+
+// Running returns the recorded PID for id if that process is still alive
+// and its command line contains every string in marks (so a recycled PID is
+// never mistaken for ours), or 0.
+func (d Dir) Running(id string, marks ...string) int {
+	b, err := os.ReadFile(d.PIDFile(id))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return 0
+	}
+	cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return 0
+	}
+	args := bytes.Split(bytes.TrimRight(cmd, "\x00"), []byte{0})
+	for _, m := range marks {
+		found := false
+		for _, a := range args {
+			if string(a) == m {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return 0
+		}
+	}
+	return pid
+}
+
+// Stop ends the recorded process for id (checked with marks as in Running)
+// and removes the record. It waits up to wait for the process to go, then
+// kills it.
+func (d Dir) Stop(id string, wait time.Duration, marks ...string) error {
+	defer os.Remove(d.PIDFile(id))
+	pid := d.Running(id, marks...)
+	if pid == 0 {
+		return nil
+	}
+	if err := unix.Kill(pid, unix.SIGTERM); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return nil
+		}
+		return fmt.Errorf("stop announcer %d: %w", pid, err)
+	}
+	end := time.Now().Add(wait)
+	for time.Now().Before(end) {
+		if unix.Kill(pid, 0) != nil || isZombie(pid) {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_ = unix.Kill(pid, unix.SIGKILL)
+	return nil
+}
+
+// isZombie reports a process that has exited but is not reaped yet (its
+// parent is a test harness, say): it sends nothing any more.
+func isZombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+// Remove deletes the PID record for id if it still names pid (the announcer
+// cleaning up after itself must not remove a newer record).
+func (d Dir) Remove(id string, pid int) {
+	b, err := os.ReadFile(d.PIDFile(id))
+	if err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(pid) {
+		os.Remove(d.PIDFile(id))
+	}
+}
