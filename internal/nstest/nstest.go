@@ -1,0 +1,253 @@
+// Package nstest builds throw-away network namespaces for root tests: a
+// "node" namespace and a "peer" namespace joined by a veth pair, plus a
+// capture of the ARP and neighbour advertisements the peer receives. Names
+// carry the test process's PID and a counter so parallel runs never meet,
+// and everything is removed in t.Cleanup.
+package nstest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+var counter atomic.Int32
+
+// RequireRoot skips t with a clear message unless running as root.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates network namespaces (CI runs this as root)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs iproute2's ip to build namespaces")
+	}
+}
+
+// Pair is two namespaces joined by a veth pair: Node/NodeIf and Peer/PeerIf.
+type Pair struct {
+	Node, Peer     string
+	NodeIf, PeerIf string
+}
+
+// Run runs a command and fails t with its output on error.
+func Run(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// NewPair creates the namespaces and links, both ends up, with node4 and
+// node6 (CIDR strings, may be empty) on the node and peer4/peer6 on the
+// peer. IPv6 addresses are added with nodad so they are usable at once.
+func NewPair(t testing.TB, node4, node6, peer4, peer6 string) *Pair {
+	t.Helper()
+	RequireRoot(t)
+	n := counter.Add(1)
+	id := fmt.Sprintf("%d%d", os.Getpid()%100000, n)
+	p := &Pair{
+		Node: "fipn" + id, Peer: "fipp" + id,
+		NodeIf: "fvn" + id, PeerIf: "fvp" + id,
+	}
+	Run(t, "ip", "netns", "add", p.Node)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", p.Node).Run() })
+	Run(t, "ip", "netns", "add", p.Peer)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", p.Peer).Run() })
+	Run(t, "ip", "link", "add", p.NodeIf, "netns", p.Node, "type", "veth", "peer", "name", p.PeerIf, "netns", p.Peer)
+	for _, ns := range []struct{ ns, ifc, a4, a6 string }{{p.Node, p.NodeIf, node4, node6}, {p.Peer, p.PeerIf, peer4, peer6}} {
+		Run(t, "ip", "-n", ns.ns, "link", "set", "lo", "up")
+		if ns.a4 != "" {
+			Run(t, "ip", "-n", ns.ns, "addr", "add", ns.a4, "dev", ns.ifc)
+		}
+		if ns.a6 != "" {
+			Run(t, "ip", "-n", ns.ns, "addr", "add", ns.a6, "dev", ns.ifc, "nodad")
+		}
+		Run(t, "ip", "-n", ns.ns, "link", "set", ns.ifc, "up")
+	}
+	return p
+}
+
+// Addrs returns `ip -o addr show` of dev in ns: one line per address.
+func Addrs(t testing.TB, ns, dev string) string {
+	t.Helper()
+	return Run(t, "ip", "-n", ns, "-o", "addr", "show", "dev", dev)
+}
+
+// Frame is one announcement seen by the peer.
+type Frame struct {
+	At  time.Time
+	Kind string // "arp-request", "arp-reply" or "na"
+	MAC net.HardwareAddr
+	// Override is the NA's O flag; Solicited its S flag.
+	Override, Solicited bool
+	HopLimit            uint8
+}
+
+// Capture records the announcements for one address arriving on a link.
+type Capture struct {
+	fd     int
+	ip     netip.Addr
+	mu     sync.Mutex
+	frames []Frame
+	done   chan struct{}
+}
+
+// Listen starts capturing, inside namespace ns on interface dev, the
+// gratuitous ARP (sender address ip) and neighbour advertisements (target
+// ip) that arrive. Everything else, the kernel's own DAD and MLD traffic
+// included, is ignored.
+func Listen(t testing.TB, ns, dev string, ip netip.Addr) *Capture {
+	t.Helper()
+	fd, err := inNamespace(ns, func() (int, error) {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+		if err != nil {
+			return -1, err
+		}
+		ifi, err := net.InterfaceByName(dev)
+		if err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+		return fd, nil
+	})
+	if err != nil {
+		t.Fatalf("capture in %s on %s: %v", ns, dev, err)
+	}
+	tv := unix.Timeval{Usec: 50000}
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	c := &Capture{fd: fd, ip: ip, done: make(chan struct{})}
+	var stop atomic.Bool
+	go func() {
+		defer close(c.done)
+		buf := make([]byte, 2048)
+		for !stop.Load() {
+			n, _, err := unix.Recvfrom(fd, buf, 0)
+			if err != nil {
+				continue
+			}
+			if f, ok := parse(buf[:n], ip); ok {
+				c.mu.Lock()
+				c.frames = append(c.frames, f)
+				c.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { stop.Store(true); <-c.done; unix.Close(fd) })
+	return c
+}
+
+// Frames returns what was captured so far.
+func (c *Capture) Frames() []Frame {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Frame(nil), c.frames...)
+}
+
+// Count returns how many captured frames are of kind.
+func (c *Capture) Count(kind string) int {
+	n := 0
+	for _, f := range c.Frames() {
+		if f.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// WaitCount waits until at least n frames of kind arrived or d passed, and
+// returns the count.
+func (c *Capture) WaitCount(kind string, n int, d time.Duration) int {
+	end := time.Now().Add(d)
+	for time.Now().Before(end) && c.Count(kind) < n {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return c.Count(kind)
+}
+
+func parse(b []byte, ip netip.Addr) (Frame, bool) {
+	if len(b) < 14 {
+		return Frame{}, false
+	}
+	f := Frame{At: time.Now()}
+	et := binary.BigEndian.Uint16(b[12:14])
+	p := b[14:]
+	switch {
+	case et == unix.ETH_P_ARP && ip.Is4() && len(p) >= 28:
+		spa := netip.AddrFrom4([4]byte(p[14:18]))
+		tpa := netip.AddrFrom4([4]byte(p[24:28]))
+		if spa != ip || tpa != ip {
+			return f, false
+		}
+		f.MAC = net.HardwareAddr(bytes.Clone(p[8:14]))
+		switch binary.BigEndian.Uint16(p[6:8]) {
+		case 1:
+			f.Kind = "arp-request"
+		case 2:
+			f.Kind = "arp-reply"
+		default:
+			return f, false
+		}
+		return f, true
+	case et == unix.ETH_P_IPV6 && ip.Is6() && len(p) >= 40+24:
+		if p[6] != 58 || p[40] != 136 {
+			return f, false
+		}
+		if netip.AddrFrom16([16]byte(p[40+8:40+24])) != ip {
+			return f, false
+		}
+		f.Kind = "na"
+		f.HopLimit = p[7]
+		f.Override = p[44]&0x20 != 0
+		f.Solicited = p[44]&0x40 != 0
+		if len(p) >= 40+32 && p[40+24] == 2 {
+			f.MAC = net.HardwareAddr(bytes.Clone(p[40+26 : 40+32]))
+		}
+		return f, true
+	}
+	return f, false
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// inNamespace runs fn on a locked OS thread switched into namespace name.
+// Sockets created there stay in that namespace.
+func inNamespace[T any](name string, fn func() (T, error)) (T, error) {
+	var zero T
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return zero, err
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(name)
+	if err != nil {
+		return zero, err
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		return zero, err
+	}
+	defer netns.Set(orig)
+	return fn()
+}
