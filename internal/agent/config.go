@@ -73,7 +73,10 @@ var core = []coreParam{
 	{param.Spec{Name: "noprefixroute", Type: "boolean", Default: "false",
 		Short: "Do not add a prefix route",
 		Long:  "Add the address without the kernel's prefix route for its subnet."},
-		func(c *Config, v string) (err error) { c.NoPrefixRoute, err = param.ParseBool("noprefixroute", v); return }},
+		func(c *Config, v string) (err error) {
+			c.NoPrefixRoute, err = param.ParseBool("noprefixroute", v)
+			return
+		}},
 	{param.Spec{Name: "arp_count", Type: "integer", Default: "5",
 		Short: "Announcements at start",
 		Long:  "How many announcements start sends: IPv4 gratuitous ARP (a request and a reply each), IPv6 unsolicited neighbour advertisements with the Override flag. 0 sends none. The first goes out before start returns, the rest from a background process."},
@@ -89,7 +92,10 @@ var core = []coreParam{
 	{param.Spec{Name: "check_link_status", Type: "boolean", Default: "true",
 		Short: "Fail when the link is down",
 		Long:  "Consider the address not running when its interface is down or has no carrier (operstate DOWN or LOWERLAYERDOWN)."},
-		func(c *Config, v string) (err error) { c.CheckLink, err = param.ParseBool("check_link_status", v); return }},
+		func(c *Config, v string) (err error) {
+			c.CheckLink, err = param.ParseBool("check_link_status", v)
+			return
+		}},
 	{param.Spec{Name: "provider", Type: "string", Default: "none",
 		Short: "Cloud provider",
 		Long:  "Which cloud moves the address: 'none' on a plain LAN (bind and announce only)."},

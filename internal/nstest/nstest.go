@@ -91,9 +91,9 @@ func Addrs(t testing.TB, ns, dev string) string {
 
 // Frame is one announcement seen by the peer.
 type Frame struct {
-	At  time.Time
+	At   time.Time
 	Kind string // "arp-request", "arp-reply" or "na"
-	MAC net.HardwareAddr
+	MAC  net.HardwareAddr
 	// Override is the NA's O flag; Solicited its S flag.
 	Override, Solicited bool
 	HopLimit            uint8
