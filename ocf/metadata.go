@@ -127,7 +127,9 @@ func (m *Metadata) XML() ([]byte, error) {
 		a.Actions = append(a.Actions, x)
 	}
 	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
+	// No encoding declaration: crmsh hands the text to lxml as a str, and lxml
+	// refuses str input that declares an encoding ("Cannot parse meta-data XML").
+	buf.WriteString(`<?xml version="1.0"?>` + "\n")
 	buf.WriteString(`<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">` + "\n")
 	enc := xml.NewEncoder(&buf)
 	enc.Indent("", "  ")
