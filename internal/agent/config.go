@@ -69,14 +69,11 @@ var core = []coreParam{
 	{param.Spec{Name: "nodad", Type: "boolean", Default: "false",
 		Short: "Skip IPv6 duplicate address detection",
 		Long:  "IPv6 only: add the address without duplicate address detection, so start does not wait for DAD (and cannot detect a duplicate)."},
-		func(c *Config, v string) (err error) { c.NoDAD, err = param.ParseBool("nodad", v); return }},
+		boolSetter("nodad", func(c *Config, b bool) { c.NoDAD = b })},
 	{param.Spec{Name: "noprefixroute", Type: "boolean", Default: "false",
 		Short: "Do not add a prefix route",
 		Long:  "Add the address without the kernel's prefix route for its subnet."},
-		func(c *Config, v string) (err error) {
-			c.NoPrefixRoute, err = param.ParseBool("noprefixroute", v)
-			return
-		}},
+		boolSetter("noprefixroute", func(c *Config, b bool) { c.NoPrefixRoute = b })},
 	{param.Spec{Name: "arp_count", Type: "integer", Default: "5",
 		Short: "Announcements at start",
 		Long:  "How many announcements start sends: IPv4 gratuitous ARP (a request and a reply each), IPv6 unsolicited neighbour advertisements with the Override flag. 0 sends none. The first goes out before start returns, the rest from a background process."},
@@ -92,10 +89,7 @@ var core = []coreParam{
 	{param.Spec{Name: "check_link_status", Type: "boolean", Default: "true",
 		Short: "Fail when the link is down",
 		Long:  "Consider the address not running when its interface is down or has no carrier (operstate DOWN or LOWERLAYERDOWN)."},
-		func(c *Config, v string) (err error) {
-			c.CheckLink, err = param.ParseBool("check_link_status", v)
-			return
-		}},
+		boolSetter("check_link_status", func(c *Config, b bool) { c.CheckLink = b })},
 	{param.Spec{Name: "provider", Type: "string", Default: "none",
 		Short: "Cloud provider",
 		Long:  "Which cloud moves the address: 'none' on a plain LAN (bind and announce only)."},
@@ -151,11 +145,6 @@ func Parse(get func(name string) (string, bool)) (*Config, []string, error) {
 
 func (c *Config) crossCheck(warns *[]string) error {
 	v4 := c.IP.Is4()
-	if c.PrefixSet {
-		if c.Prefix < 0 || c.Prefix > c.IP.BitLen() {
-			return perr("cidr_netmask=%d is out of range for %s; use 1-%d", c.Prefix, c.IP, c.IP.BitLen())
-		}
-	}
 	if !v4 {
 		if c.Label != "" {
 			return perr("iflabel is for IPv4 only (IPv6 addresses have no labels); remove iflabel")
@@ -318,6 +307,17 @@ func intSetter(name string, lo, hi int, set func(*Config, int)) func(*Config, st
 			return perr("%s=%d is out of range; use %s=<%d-%d>", name, n, name, lo, hi)
 		}
 		set(c, n)
+		return nil
+	}
+}
+
+func boolSetter(name string, set func(*Config, bool)) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := param.ParseBool(name, v)
+		if err != nil {
+			return &ParseError{err.Error()}
+		}
+		set(c, b)
 		return nil
 	}
 }

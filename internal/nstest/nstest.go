@@ -114,7 +114,7 @@ type Capture struct {
 // included, is ignored.
 func Listen(t testing.TB, ns, dev string, ip netip.Addr) *Capture {
 	t.Helper()
-	fd, err := inNamespace(ns, func() (int, error) {
+	fd, err := In(ns, func() (int, error) {
 		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
 		if err != nil {
 			return -1, err
@@ -229,9 +229,9 @@ func parse(b []byte, ip netip.Addr) (Frame, bool) {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-// inNamespace runs fn on a locked OS thread switched into namespace name.
+// In runs fn on a locked OS thread switched into namespace name.
 // Sockets created there stay in that namespace.
-func inNamespace[T any](name string, fn func() (T, error)) (T, error) {
+func In[T any](name string, fn func() (T, error)) (T, error) {
 	var zero T
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
