@@ -1,0 +1,41 @@
+# floatip: see README.md. `make test` needs root (network namespaces,
+# installing the agent where Pacemaker's tools look for it).
+GO      ?= go
+BIN     := bin/floatip
+OCFDIR  ?= /usr/lib/ocf/resource.d/cloudvip
+DESTDIR ?=
+export CGO_ENABLED := 0
+
+.PHONY: all build install uninstall test unit bench demo clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags='-s -w' -o $(BIN) ./cmd/floatip
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(OCFDIR)/floatip
+
+uninstall:
+	rm -f $(DESTDIR)$(OCFDIR)/floatip
+
+# Everything CI runs. Root tests share namespaces' global state, hence -p 1.
+test: install
+	$(GO) vet ./...
+	test -z "$$(gofmt -l cmd internal ocf)" || { gofmt -l cmd internal ocf; exit 1; }
+	$(GO) test -p 1 -count=1 ./...
+
+# Unit tests only: no root, no namespaces.
+unit:
+	$(GO) test -count=1 ./ocf/... ./internal/param/... ./internal/announce/... ./internal/agent/...
+
+# floatip against ocf:heartbeat:IPaddr2 in one namespace (root). Never in CI.
+bench: build
+	$(GO) test -p 1 -count=1 -run '^$$' -bench . -benchtime=$(or $(BENCHTIME),200x) ./cmd/floatip/ | tee testdata/bench-last.txt
+
+# Two-namespace failover demo (root).
+demo: build
+	$(GO) run ./cmd/floatip-demo -agent $(BIN)
+
+clean:
+	rm -rf bin
