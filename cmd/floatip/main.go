@@ -1,16 +1,26 @@
 // Command floatip is the OCF resource agent ocf:cloudvip:floatip.
+//
+// Every action is a short-lived process and monitors run every few seconds
+// on every node, so start-up cost matters: no cgroup-driven GOMAXPROCS
+// probing or updater, and one P (see init).
+
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/cloudvip/floatip/internal/agent"
 	"github.com/cloudvip/floatip/internal/runstate"
 	"github.com/cloudvip/floatip/ocf"
 )
+
+func init() { runtime.GOMAXPROCS(1) }
 
 func main() {
 	if len(os.Args) < 2 {
@@ -31,14 +41,10 @@ func runOCF(action string) ocf.Status {
 	env := ocf.FromEnviron(action)
 	log := ocf.NewLogger(agent.Name, env, os.Stderr)
 	defer log.Close()
-	self, err := os.Executable()
-	if err != nil {
-		self = os.Args[0]
-	}
 	ctx, cancel := context.WithDeadline(context.Background(), env.Deadline(start))
 	defer cancel()
-	a := &agent.Agent{Env: env, Log: log, Out: os.Stdout, State: runstate.FromEnv(), Self: self}
-	err = a.Run(ctx)
+	a := &agent.Agent{Env: env, Log: log, Out: os.Stdout, State: runstate.FromEnv(), Self: "/proc/self/exe"}
+	err := a.Run(ctx)
 	st := ocf.StatusOf(err)
 	switch {
 	case err == nil:

@@ -25,7 +25,9 @@ func TestMain(m *testing.M) {
 	// ocf-tester runs meta-data as nobody: the binary must be reachable.
 	os.Chmod(dir, 0o755)
 	bin = filepath.Join(dir, "floatip")
-	out, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".").CombinedOutput()
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as `make build`
+	out, err := build.CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
 		os.Exit(1)

@@ -193,6 +193,15 @@ func TestCheckLinkStatus(t *testing.T) {
 	want(t, call(t, p.Node, state, "start", params), 0, "start")
 	// Peer end down: the node's veth loses its carrier.
 	nstest.Run(t, "ip", "-n", p.Peer, "link", "set", p.PeerIf, "down")
+	// The kernel's linkwatch updates operstate up to a second later.
+	for end := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(nstest.Run(t, "ip", "-n", p.Node, "-o", "link", "show", "dev", p.NodeIf), "NO-CARRIER") {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("node link never lost its carrier")
+		}
+	}
 	r := call(t, p.Node, state, "monitor", params, "OCF_RESKEY_CRM_meta_interval=10000")
 	want(t, r, 7, "monitor with the link down")
 	params["check_link_status"] = "false"

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,19 +52,49 @@ type Addr struct {
 }
 
 // Handle talks rtnetlink in the network namespace it was opened in.
-type Handle struct{ nl *netlink.Handle }
+// Reads use a blocking dump socket (see dump.go); the vishvananda/netlink
+// handle for changes and route lookups is opened on first use, in the same
+// namespace.
+type Handle struct {
+	rib *rib
+	ns  netns.NsHandle
+	nl  *netlink.Handle
+}
 
 // Open returns a handle for the current network namespace.
 func Open() (*Handle, error) {
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	r, err := openRIB()
 	if err != nil {
-		return nil, fmt.Errorf("netlink: open: %w", err)
+		return nil, err
 	}
-	return &Handle{nl: h}, nil
+	ns, err := netns.Get()
+	if err != nil {
+		r.close()
+		return nil, fmt.Errorf("netlink: current namespace: %w", err)
+	}
+	return &Handle{rib: r, ns: ns}, nil
 }
 
-// Close releases the netlink socket.
-func (h *Handle) Close() { h.nl.Close() }
+// Close releases the sockets.
+func (h *Handle) Close() {
+	h.rib.close()
+	h.ns.Close()
+	if h.nl != nil {
+		h.nl.Close()
+	}
+}
+
+// mut returns the netlink handle for changes, opening it on first use.
+func (h *Handle) mut() (*netlink.Handle, error) {
+	if h.nl == nil {
+		nl, err := netlink.NewHandleAt(h.ns, unix.NETLINK_ROUTE)
+		if err != nil {
+			return nil, fmt.Errorf("netlink: open: %w", err)
+		}
+		h.nl = nl
+	}
+	return h.nl, nil
+}
 
 func family(ip netip.Addr) int {
 	if ip.Is4() {
@@ -71,34 +103,30 @@ func family(ip netip.Addr) int {
 	return netlink.FAMILY_V6
 }
 
-func toLink(l netlink.Link) Link {
-	a := l.Attrs()
-	lk := Link{Index: a.Index, Name: a.Name, AdminUp: a.Flags&net.FlagUp != 0, Oper: a.OperState}
-	if len(a.HardwareAddr) == 6 && a.Flags&net.FlagLoopback == 0 {
-		lk.MAC = a.HardwareAddr
-	}
-	return lk
-}
-
 // LinkByName looks an interface up; ErrNoLink when it does not exist.
 func (h *Handle) LinkByName(name string) (Link, error) {
-	l, err := h.nl.LinkByName(name)
+	links, err := h.dumpLinks()
 	if err != nil {
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
-			return Link{}, fmt.Errorf("interface %s: %w", name, ErrNoLink)
-		}
-		return Link{}, fmt.Errorf("netlink: link %s: %w", name, err)
+		return Link{}, err
 	}
-	return toLink(l), nil
+	for _, l := range links {
+		if l.Name == name {
+			return l, nil
+		}
+	}
+	return Link{}, fmt.Errorf("interface %s: %w", name, ErrNoLink)
 }
 
 func (h *Handle) linkByIndex(i int) (Link, error) {
-	l, err := h.nl.LinkByIndex(i)
+	links, err := h.dumpLinks()
 	if err != nil {
-		return Link{}, fmt.Errorf("netlink: link %d: %w", i, err)
+		return Link{}, err
 	}
-	return toLink(l), nil
+	l, ok := links[i]
+	if !ok {
+		return Link{}, fmt.Errorf("netlink: link %d: %w", i, ErrNoLink)
+	}
+	return l, nil
 }
 
 // OnLinkRoute finds the directly connected route (no gateway) in the main
@@ -117,7 +145,11 @@ func (h *Handle) OnLinkRoute(ip netip.Addr, nic string) (Link, int, error) {
 		filter.LinkIndex = l.Index
 		mask |= netlink.RT_FILTER_OIF
 	}
-	routes, err := h.nl.RouteListFiltered(family(ip), &filter, mask)
+	nl, err := h.mut()
+	if err != nil {
+		return Link{}, 0, err
+	}
+	routes, err := nl.RouteListFiltered(family(ip), &filter, mask)
 	if err != nil {
 		return Link{}, 0, fmt.Errorf("netlink: list routes: %w", err)
 	}
@@ -147,31 +179,32 @@ func (h *Handle) OnLinkRoute(ip netip.Addr, nic string) (Link, int, error) {
 	return l, bestLen, nil
 }
 
-// Find returns where ip is bound: on link when link is not nil, on any
-// interface otherwise. nil, nil when it is not bound.
+// Find returns where ip is bound: on link when link is not nil (the
+// returned Addr then carries that copy of the link, so read it fresh when
+// its state matters), on any interface otherwise. nil, nil when it is not
+// bound.
 func (h *Handle) Find(ip netip.Addr, link *Link) (*Addr, error) {
-	var nl netlink.Link
-	if link != nil {
-		nl = &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: link.Index, Name: link.Name}}
+	fam := syscall.AF_INET
+	if ip.Is6() {
+		fam = syscall.AF_INET6
 	}
-	addrs, err := h.nl.AddrList(nl, family(ip))
+	addrs, err := h.dumpAddrs(fam)
 	if err != nil {
-		return nil, fmt.Errorf("netlink: list addresses: %w", err)
+		return nil, err
 	}
 	for _, a := range addrs {
-		got, ok := netip.AddrFromSlice(a.IP)
-		if !ok || got.Unmap() != ip {
+		if a.ip != ip || (link != nil && a.index != link.Index) {
 			continue
 		}
-		ones, _ := a.Mask.Size()
-		out := &Addr{IP: ip, Prefix: ones, Label: a.Label,
-			Tentative: a.Flags&unix.IFA_F_TENTATIVE != 0,
-			DADFailed: a.Flags&unix.IFA_F_DADFAILED != 0}
-		// Re-read the link: the caller's copy may predate a state change.
-		if out.Link, err = h.linkByIndex(a.LinkIndex); err != nil {
+		var l Link
+		if link != nil {
+			l = *link // the caller's copy: one dump less on the monitor path
+		} else if l, err = h.linkByIndex(a.index); err != nil {
 			return nil, err
 		}
-		return out, nil
+		return &Addr{IP: ip, Prefix: a.prefix, Link: l, Label: a.label,
+			Tentative: a.flags&unix.IFA_F_TENTATIVE != 0,
+			DADFailed: a.flags&unix.IFA_F_DADFAILED != 0}, nil
 	}
 	return nil, nil
 }
@@ -213,8 +246,12 @@ func (h *Handle) Add(s Spec) error {
 		a.ValidLft = int(^uint32(0))
 		a.PreferedLft = int(s.PreferredLft)
 	}
+	nl, err := h.mut()
+	if err != nil {
+		return err
+	}
 	link := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: s.Link.Index, Name: s.Link.Name}}
-	if err := h.nl.AddrAdd(link, a); err != nil {
+	if err := nl.AddrAdd(link, a); err != nil {
 		return fmt.Errorf("netlink: add %s/%d to %s: %w", s.IP, s.Prefix, s.Link.Name, err)
 	}
 	return nil
@@ -223,8 +260,12 @@ func (h *Handle) Add(s Spec) error {
 // Del removes a bound address. An address that is already gone is success.
 func (h *Handle) Del(a *Addr) error {
 	na := &netlink.Addr{IPNet: &net.IPNet{IP: net.IP(a.IP.AsSlice()), Mask: net.CIDRMask(a.Prefix, a.IP.BitLen())}}
+	nl, err := h.mut()
+	if err != nil {
+		return err
+	}
 	link := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: a.Link.Index, Name: a.Link.Name}}
-	if err := h.nl.AddrDel(link, na); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
+	if err := nl.AddrDel(link, na); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("netlink: delete %s/%d from %s: %w", a.IP, a.Prefix, a.Link.Name, err)
 	}
 	return nil
@@ -236,7 +277,11 @@ func (h *Handle) SetUp(l Link) error {
 	if l.AdminUp {
 		return nil
 	}
-	if err := h.nl.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: l.Index, Name: l.Name}}); err != nil {
+	nl, err := h.mut()
+	if err != nil {
+		return err
+	}
+	if err := nl.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: l.Index, Name: l.Name}}); err != nil {
 		return fmt.Errorf("netlink: set %s up: %w", l.Name, err)
 	}
 	return nil

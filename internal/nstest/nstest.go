@@ -251,3 +251,11 @@ func In[T any](name string, fn func() (T, error)) (T, error) {
 	defer netns.Set(orig)
 	return fn()
 }
+
+// Start starts cmd inside network namespace ns without `ip netns exec`, so
+// the child's resource usage is its own: the fork happens on a thread
+// switched into ns, and the child inherits that namespace.
+func Start(ns string, cmd *exec.Cmd) error {
+	_, err := In(ns, func() (struct{}, error) { return struct{}{}, cmd.Start() })
+	return err
+}

@@ -1,0 +1,183 @@
+package main_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cloudvip/floatip/internal/nstest"
+)
+
+// The benchmarks run floatip and ocf:heartbeat:IPaddr2 (Debian's
+// resource-agents) alternately in one namespace on the same VIP and report
+// medians and ratios. `make bench` runs them; CI never does.
+
+const ipaddr2 = "/usr/lib/ocf/resource.d/heartbeat/IPaddr2"
+
+// sample is one action's cost, from wait4's rusage (the agent plus every
+// child it waited for: IPaddr2's ip/grep/sed/awk runs count, its
+// backgrounded send_arp does not).
+type sample struct {
+	wall, cpu time.Duration
+	maxRSSKB  int64
+}
+
+func runAction(b *testing.B, ns, agent, action string, env []string, wantRC int) sample {
+	cmd := exec.Command(agent, action)
+	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf",
+		"OCF_RESOURCE_INSTANCE=bench", "OCF_RESKEY_CRM_meta_timeout=20000"}, env...)
+	t0 := time.Now()
+	if err := nstest.Start(ns, cmd); err != nil {
+		b.Fatal(err)
+	}
+	err := cmd.Wait()
+	wall := time.Since(t0)
+	rc := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		rc = ee.ExitCode()
+	} else if err != nil {
+		b.Fatal(err)
+	}
+	if rc != wantRC {
+		b.Fatalf("%s %s: rc %d, want %d", agent, action, rc, wantRC)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return sample{wall: wall, cpu: cpu, maxRSSKB: ru.Maxrss}
+}
+
+type series []sample
+
+func (s series) median(f func(sample) time.Duration) time.Duration {
+	v := make([]time.Duration, len(s))
+	for i, x := range s {
+		v[i] = f(x)
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+func (s series) maxRSS() int64 {
+	var m int64
+	for _, x := range s {
+		m = max(m, x.maxRSSKB)
+	}
+	return m
+}
+
+func wallOf(x sample) time.Duration { return x.wall }
+func cpuOf(x sample) time.Duration  { return x.cpu }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func benchLab(b *testing.B) *nstest.Pair {
+	if _, err := os.Stat(ipaddr2); err != nil {
+		b.Skip("IPaddr2 not installed (apt-get install resource-agents)")
+	}
+	return nstest.NewPair(b, "192.0.2.1/24", "2001:db8:1::1/64", "192.0.2.2/24", "2001:db8:1::2/64")
+}
+
+func report(b *testing.B, name string, fl, ip series) {
+	fc, ic := fl.median(cpuOf), ip.median(cpuOf)
+	fw, iw := fl.median(wallOf), ip.median(wallOf)
+	b.ReportMetric(ms(fc), "floatip-cpu-ms")
+	b.ReportMetric(ms(ic), "ipaddr2-cpu-ms")
+	b.ReportMetric(float64(fc)/float64(ic), "cpu-ratio")
+	b.ReportMetric(ms(fw), "floatip-wall-ms")
+	b.ReportMetric(ms(iw), "ipaddr2-wall-ms")
+	b.ReportMetric(float64(fw)/float64(iw), "wall-ratio")
+	if b.N > 1 {
+		b.Logf("%s, %d runs each, medians: floatip cpu %.2f ms wall %.2f ms peak RSS %d KiB | IPaddr2 cpu %.2f ms wall %.2f ms peak RSS %d KiB | ratio cpu %.3f (1/%.0f) wall %.3f (1/%.0f)",
+			name, len(fl), ms(fc), ms(fw), fl.maxRSS(), ms(ic), ms(iw), ip.maxRSS(),
+			float64(fc)/float64(ic), float64(ic)/float64(fc), float64(fw)/float64(iw), float64(iw)/float64(fw))
+	}
+}
+
+// BenchmarkMonitor: monitor of a bound IPv4 VIP, both agents on the same address.
+func BenchmarkMonitor(b *testing.B) {
+	p := benchLab(b)
+	state := b.TempDir()
+	common := []string{"OCF_RESKEY_ip=192.0.2.10", "OCF_RESKEY_cidr_netmask=24", "OCF_RESKEY_nic=" + p.NodeIf,
+		"OCF_RESKEY_CRM_meta_interval=10000", "HA_RSCTMP=" + state}
+	runAction(b, p.Node, bin, "start", append(common, "OCF_RESKEY_arp_count=0"), 0)
+	var fl, ip series
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fl = append(fl, runAction(b, p.Node, bin, "monitor", common, 0))
+		ip = append(ip, runAction(b, p.Node, ipaddr2, "monitor", common, 0))
+	}
+	b.StopTimer()
+	report(b, "monitor IPv4", fl, ip)
+}
+
+// benchStartStop times start followed by stop on a free address.
+func benchStartStop(b *testing.B, vip, prefix string, floatipExtra, ipaddr2Extra []string, name string) {
+	p := benchLab(b)
+	state := b.TempDir()
+	common := []string{"OCF_RESKEY_ip=" + vip, "OCF_RESKEY_cidr_netmask=" + prefix, "OCF_RESKEY_nic=" + p.NodeIf, "HA_RSCTMP=" + state}
+	var fl, ip series
+	var flStart, flStop series
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s1 := runAction(b, p.Node, bin, "start", append(common, floatipExtra...), 0)
+		s2 := runAction(b, p.Node, bin, "stop", append(common, floatipExtra...), 0)
+		flStart, flStop = append(flStart, s1), append(flStop, s2)
+		fl = append(fl, sample{s1.wall + s2.wall, s1.cpu + s2.cpu, max(s1.maxRSSKB, s2.maxRSSKB)})
+		i1 := runAction(b, p.Node, ipaddr2, "start", append(common, ipaddr2Extra...), 0)
+		i2 := runAction(b, p.Node, ipaddr2, "stop", append(common, ipaddr2Extra...), 0)
+		ip = append(ip, sample{i1.wall + i2.wall, i1.cpu + i2.cpu, max(i1.maxRSSKB, i2.maxRSSKB)})
+	}
+	b.StopTimer()
+	report(b, name, fl, ip)
+	if b.N > 1 {
+		b.Logf("%s: floatip start alone wall %.2f ms peak RSS %d KiB, stop alone wall %.2f ms peak RSS %d KiB",
+			name, ms(flStart.median(wallOf)), flStart.maxRSS(), ms(flStop.median(wallOf)), flStop.maxRSS())
+	}
+}
+
+// Announcements excluded: floatip sends none (arp_count=0); IPaddr2 (which
+// refuses arp_count=0) backgrounds send_arp for IPv4 by default, so its
+// start does not wait for the ARPs either.
+func BenchmarkStartStopIPv4NoAnnounce(b *testing.B) {
+	benchStartStop(b, "192.0.2.20", "24", []string{"OCF_RESKEY_arp_count=0"}, nil, "start+stop IPv4, announcements excluded")
+}
+
+// Defaults on both sides: floatip sends the first ARP pair before start
+// returns and forks the announcer; IPaddr2 backgrounds send_arp.
+func BenchmarkStartStopIPv4Default(b *testing.B) {
+	benchStartStop(b, "192.0.2.21", "24", nil, nil, "start+stop IPv4, default arp_count=5")
+}
+
+// IPv6 with nodad on both (DAD would dominate both at about a second);
+// IPaddr2 runs send_ua in the foreground for IPv6, so both send NAs.
+func BenchmarkStartStopIPv6NoDAD(b *testing.B) {
+	benchStartStop(b, "2001:db8:1::20", "64", []string{"OCF_RESKEY_nodad=true", "OCF_RESKEY_arp_count=1"},
+		[]string{"OCF_RESKEY_nodad=true", "OCF_RESKEY_arp_count=1"}, "start+stop IPv6 nodad, 1 NA")
+}
+
+// BenchmarkBinary reports the size of the binary `make build` produces
+// (the test build uses the same flags).
+func BenchmarkBinary(b *testing.B) {
+	st, err := os.Stat(bin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+	}
+	b.ReportMetric(float64(st.Size())/1e6, "MB")
+	if b.N > 1 {
+		b.Logf("binary size %d bytes (%.1f MB), static: %v", st.Size(), float64(st.Size())/1e6, isStatic(bin))
+	}
+}
+
+func isStatic(path string) string {
+	out, _ := exec.Command("file", "-b", path).Output()
+	if len(out) == 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf("%q", string(out[:min(len(out), 80)]))
+}
