@@ -3,6 +3,7 @@ package announce
 import (
 	"fmt"
 	"net"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,5 +35,26 @@ func (c *PacketConn) WriteTo(payload []byte, etherType uint16, dst net.HardwareA
 	return unix.Sendto(c.fd, payload, 0, sa)
 }
 
-// Close closes the socket.
-func (c *PacketConn) Close() error { return unix.Close(c.fd) }
+// FromFile wraps a packet socket inherited from a parent process.
+func FromFile(f *os.File, ifindex int) *PacketConn {
+	return &PacketConn{fd: int(f.Fd()), ifindex: ifindex}
+}
+
+// File hands the socket over as an *os.File (to pass to a child process);
+// c must not be used afterwards. Closing an AF_PACKET socket waits for an
+// RCU grace period in the kernel (packet_release calls synchronize_net,
+// about 10 ms here), so a short-lived agent leaves the last close to a
+// process nobody waits for.
+func (c *PacketConn) File() *os.File {
+	f := os.NewFile(uintptr(c.fd), "packet")
+	c.fd = -1
+	return f
+}
+
+// Close closes the socket (see File for its cost).
+func (c *PacketConn) Close() error {
+	if c.fd < 0 {
+		return nil
+	}
+	return unix.Close(c.fd)
+}

@@ -105,15 +105,26 @@ type Capture struct {
 	ip     netip.Addr
 	mu     sync.Mutex
 	frames []Frame
+	stop   atomic.Bool
 	done   chan struct{}
 }
 
 // Listen starts capturing, inside namespace ns on interface dev, the
 // gratuitous ARP (sender address ip) and neighbour advertisements (target
 // ip) that arrive. Everything else, the kernel's own DAD and MLD traffic
-// included, is ignored.
+// included, is ignored. The capture ends in t.Cleanup.
 func Listen(t testing.TB, ns, dev string, ip netip.Addr) *Capture {
 	t.Helper()
+	c, err := ListenNS(ns, dev, ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// ListenNS is Listen outside a test; call Close when done.
+func ListenNS(ns, dev string, ip netip.Addr) (*Capture, error) {
 	fd, err := In(ns, func() (int, error) {
 		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
 		if err != nil {
@@ -131,16 +142,15 @@ func Listen(t testing.TB, ns, dev string, ip netip.Addr) *Capture {
 		return fd, nil
 	})
 	if err != nil {
-		t.Fatalf("capture in %s on %s: %v", ns, dev, err)
+		return nil, fmt.Errorf("capture in %s on %s: %w", ns, dev, err)
 	}
 	tv := unix.Timeval{Usec: 50000}
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	c := &Capture{fd: fd, ip: ip, done: make(chan struct{})}
-	var stop atomic.Bool
 	go func() {
 		defer close(c.done)
 		buf := make([]byte, 2048)
-		for !stop.Load() {
+		for !c.stop.Load() {
 			n, _, err := unix.Recvfrom(fd, buf, 0)
 			if err != nil {
 				continue
@@ -152,8 +162,16 @@ func Listen(t testing.TB, ns, dev string, ip netip.Addr) *Capture {
 			}
 		}
 	}()
-	t.Cleanup(func() { stop.Store(true); <-c.done; unix.Close(fd) })
-	return c
+	return c, nil
+}
+
+// Close ends the capture.
+func (c *Capture) Close() {
+	if c.stop.Swap(true) {
+		return
+	}
+	<-c.done
+	unix.Close(c.fd)
 }
 
 // Frames returns what was captured so far.

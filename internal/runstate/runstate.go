@@ -52,10 +52,26 @@ type Lock struct{ f *os.File }
 // serialises actions on one address on this node (two resources on one IP,
 // or CLI hooks racing the cluster).
 func (d Dir) Lock(ctx context.Context, id string) (*Lock, error) {
+	return d.lock(ctx, id, ".lock", true)
+}
+
+// LockAnnouncer takes the lock the background announcer for id holds while
+// it may still send, waiting until ctx ends.
+func (d Dir) LockAnnouncer(ctx context.Context, id string) (*Lock, error) {
+	return d.lock(ctx, id, ".announce.lock", true)
+}
+
+// TryLockAnnouncer takes the announcer lock if it is free; nil, nil when an
+// announcer holds it.
+func (d Dir) TryLockAnnouncer(id string) (*Lock, error) {
+	return d.lock(context.Background(), id, ".announce.lock", false)
+}
+
+func (d Dir) lock(ctx context.Context, id, suffix string, wait bool) (*Lock, error) {
 	if err := d.ensure(); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(d.path(id, ".lock"), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(d.path(id, suffix), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", id, err)
 	}
@@ -68,16 +84,24 @@ func (d Dir) Lock(ctx context.Context, id string) (*Lock, error) {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", id, err)
 		}
+		if !wait {
+			f.Close()
+			return nil, nil
+		}
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("lock %s: another action holds it: %w", id, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
+			return nil, fmt.Errorf("lock %s: held by another process: %w", id, ctx.Err())
+		case <-time.After(time.Millisecond):
 		}
 	}
 }
 
-// Unlock releases the lock.
+// File is the locked file, to hand to a child process: the flock belongs to
+// the open file, so the child keeps it after this process closes its copy.
+func (l *Lock) File() *os.File { return l.f }
+
+// Unlock releases the lock (or this process's share of it).
 func (l *Lock) Unlock() { l.f.Close() }
 
 // PIDFile is where the background announcer for id records its PID.
@@ -123,9 +147,13 @@ func (d Dir) Running(id string, marks ...string) int {
 	return pid
 }
 
-// Stop ends the recorded process for id (checked with marks as in Running)
-// and removes the record. It waits up to wait for the process to go, then
-// kills it.
+// Stop ends the recorded announcer for id (checked with marks as in
+// Running) and removes the record. It returns once the announcer has
+// released its lock, that is, once it can send nothing more: an announcer
+// answers SIGTERM by unlocking and exiting; one that does not within wait
+// gets SIGKILL, whose exit releases the lock too. It does not wait for the
+// process to be gone: closing its packet socket takes the kernel an RCU
+// grace period (about 10 ms), which need not delay a stop.
 func (d Dir) Stop(id string, wait time.Duration, marks ...string) error {
 	defer os.Remove(d.PIDFile(id))
 	pid := d.Running(id, marks...)
@@ -138,26 +166,19 @@ func (d Dir) Stop(id string, wait time.Duration, marks ...string) error {
 		}
 		return fmt.Errorf("stop announcer %d: %w", pid, err)
 	}
-	end := time.Now().Add(wait)
-	for time.Now().Before(end) {
-		if unix.Kill(pid, 0) != nil || isZombie(pid) {
+	for _, sig := range []unix.Signal{0, unix.SIGKILL} {
+		if sig != 0 {
+			unix.Kill(pid, sig)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		l, err := d.LockAnnouncer(ctx, id)
+		cancel()
+		if err == nil {
+			l.Unlock()
 			return nil
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
-	_ = unix.Kill(pid, unix.SIGKILL)
-	return nil
-}
-
-// isZombie reports a process that has exited but is not reaped yet (its
-// parent is a test harness, say): it sends nothing any more.
-func isZombie(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
+	return fmt.Errorf("announcer %d for %s did not stop", pid, id)
 }
 
 // Remove deletes the PID record for id if it still names pid (the announcer

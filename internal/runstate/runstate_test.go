@@ -39,7 +39,7 @@ func TestLockSerialises(t *testing.T) {
 func TestRunningAndStop(t *testing.T) {
 	d := Dir(t.TempDir())
 	// A stand-in announcer: sleep with our marks in its command line.
-	cmd := exec.Command("sleep", "30", "192.0.2.1")
+	cmd := exec.Command("sleep", "30")
 	if err := cmd.Start(); err != nil {
 		t.Skip("no sleep binary")
 	}
@@ -49,13 +49,13 @@ func TestRunningAndStop(t *testing.T) {
 	if err := d.WritePID("192.0.2.1", pid); err != nil {
 		t.Fatal(err)
 	}
-	if got := d.Running("192.0.2.1", "30", "192.0.2.1"); got != pid {
+	if got := d.Running("192.0.2.1", "sleep", "30"); got != pid {
 		t.Fatalf("Running = %d, want %d", got, pid)
 	}
 	if got := d.Running("192.0.2.1", "192.0.2.2"); got != 0 {
 		t.Fatalf("a PID whose command line lacks the marks must not count: %d", got)
 	}
-	if err := d.Stop("192.0.2.1", time.Second, "192.0.2.1"); err != nil {
+	if err := d.Stop("192.0.2.1", time.Second, "sleep", "30"); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -80,5 +80,44 @@ func TestRunningAndStop(t *testing.T) {
 	d.Remove("y", 12345)
 	if _, err := os.Stat(d.PIDFile("y")); !os.IsNotExist(err) {
 		t.Fatal("Remove kept its own record")
+	}
+}
+
+// TestStopWaitsForTheLock: an announcer that ignores SIGTERM and holds the
+// announcer lock is killed, and Stop returns once the lock is free.
+func TestStopWaitsForTheLock(t *testing.T) {
+	d := Dir(t.TempDir())
+	l, err := d.TryLockAnnouncer("192.0.2.9")
+	if err != nil || l == nil {
+		t.Fatalf("lock: %v", err)
+	}
+	cmd := exec.Command("sh", "-c", `trap "" TERM; exec sleep 30`)
+	cmd.ExtraFiles = []*os.File{l.File()}
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sh")
+	}
+	l.Unlock() // the child's copy keeps it locked
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	if again, _ := d.TryLockAnnouncer("192.0.2.9"); again != nil {
+		t.Fatal("the child's inherited lock is not held")
+	}
+	d.WritePID("192.0.2.9", cmd.Process.Pid)
+	for end := time.Now().Add(2 * time.Second); d.Running("192.0.2.9", "sleep", "30") == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("stand-in announcer never exec'd sleep")
+		}
+	}
+	t0 := time.Now()
+	if err := d.Stop("192.0.2.9", 100*time.Millisecond, "sleep", "30"); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(t0); took < 100*time.Millisecond {
+		t.Fatalf("Stop returned after %v, before SIGTERM's grace ran out", took)
+	}
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("SIGKILL did not end the announcer")
 	}
 }
