@@ -6,9 +6,21 @@ OCFDIR  ?= /usr/lib/ocf/resource.d/cloudvip
 DESTDIR ?=
 export CGO_ENABLED := 0
 
-.PHONY: all build install uninstall test unit bench demo clean
+# Debian packages the tests, the demo and the benchmarks use.
+DEBS := resource-agents pacemaker-cli-utils pcs crmsh libxml2-utils iproute2 time
+
+.PHONY: all deps build install uninstall test unit bench demo clean
 
 all: build
+
+# Installs the Debian packages when a tool is missing (root, Debian 12).
+deps:
+	@for c in ip ocf-tester crm_resource pcs crm xmllint /usr/bin/time; do \
+		command -v $$c >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBS) >/dev/null; \
+	fi
 
 build:
 	$(GO) build -trimpath -ldflags='-s -w' -o $(BIN) ./cmd/floatip
@@ -20,7 +32,7 @@ uninstall:
 	rm -f $(DESTDIR)$(OCFDIR)/floatip
 
 # Everything CI runs. Root tests share namespaces' global state, hence -p 1.
-test: install
+test: deps install
 	$(GO) vet ./...
 	test -z "$$(gofmt -l cmd internal ocf)" || { gofmt -l cmd internal ocf; exit 1; }
 	$(GO) test -p 1 -count=1 ./...
@@ -30,11 +42,11 @@ unit:
 	$(GO) test -count=1 ./ocf/... ./internal/param/... ./internal/announce/... ./internal/agent/...
 
 # floatip against ocf:heartbeat:IPaddr2 in one namespace (root). Never in CI.
-bench: build
+bench: deps build
 	$(GO) test -p 1 -count=1 -run '^$$' -bench . -benchtime=$(or $(BENCHTIME),200x) ./cmd/floatip/ | tee testdata/bench-last.txt
 
 # Two-namespace failover demo (root).
-demo: build
+demo: deps build
 	$(GO) run ./cmd/floatip-demo -agent $(BIN)
 
 clean:
