@@ -43,6 +43,18 @@ type Agent struct {
 	State runstate.Dir
 	// Self is the executable started as the background announcer.
 	Self string
+	// Deadline bounds start and stop (see ocf.Env.Deadline). Monitor takes
+	// no timer at all: a pending timer wakes Go's netpoller, a measurable
+	// cost on a path that runs every few seconds.
+	Deadline time.Time
+}
+
+// bounded returns ctx limited by a.Deadline.
+func (a *Agent) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if a.Deadline.IsZero() {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, a.Deadline)
 }
 
 // Usage is printed for usage/help and before exiting 3 on an unknown action.
@@ -205,6 +217,8 @@ func (a *Agent) lock(ctx context.Context, c *Config) (*runstate.Lock, error) {
 }
 
 func (a *Agent) start(ctx context.Context) error {
+	ctx, cancel := a.bounded(ctx)
+	defer cancel()
 	c, err := a.parse()
 	if err != nil {
 		return err
@@ -354,6 +368,8 @@ func (a *Agent) announce(c *Config, l netvip.Link, n int) {
 }
 
 func (a *Agent) stop(ctx context.Context) error {
+	ctx, cancel := a.bounded(ctx)
+	defer cancel()
 	c, err := a.parse()
 	if err != nil {
 		// Nothing this configuration could have bound: stopped.
