@@ -97,14 +97,21 @@ func BenchmarkMonitor(b *testing.B) {
 	common := []string{"OCF_RESKEY_ip=192.0.2.10", "OCF_RESKEY_cidr_netmask=24", "OCF_RESKEY_nic=" + p.NodeIf,
 		"OCF_RESKEY_CRM_meta_interval=10000", "HA_RSCTMP=" + state}
 	runAction(b, p.Node, bin, "start", append(common, "OCF_RESKEY_arp_count=0"), 0)
-	var fl, ip series
+	var fl, ip, floor series
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		fl = append(fl, runAction(b, p.Node, bin, "monitor", common, 0))
 		ip = append(ip, runAction(b, p.Node, ipaddr2, "monitor", common, 0))
+		floor = append(floor, runAction(b, p.Node, "/bin/true", "monitor", common, 0))
 	}
 	b.StopTimer()
 	report(b, "monitor IPv4", fl, ip)
+	// What starting any process costs here, for scale.
+	b.ReportMetric(ms(floor.median(cpuOf)), "bin-true-cpu-ms")
+	if b.N > 1 {
+		b.Logf("exec floor: /bin/true cpu %.2f ms in the same loop (1/%.0f of IPaddr2)",
+			ms(floor.median(cpuOf)), float64(ip.median(cpuOf))/float64(floor.median(cpuOf)))
+	}
 }
 
 // benchStartStop times start followed by stop on a free address.
