@@ -7,7 +7,6 @@
 
 //go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0
-//go:debug asyncpreemptoff=1
 package main
 
 import (
