@@ -105,12 +105,7 @@ func Specs() []param.Spec {
 	return out
 }
 
-// ParseError is a malformed parameter: OCF_ERR_CONFIGURED where it counts.
-type ParseError struct{ Msg string }
-
-func (e *ParseError) Error() string { return e.Msg }
-
-func perr(format string, args ...any) error { return &ParseError{fmt.Sprintf(format, args...)} }
+func perr(format string, args ...any) error { return param.Errorf(format, args...) }
 
 // Parse checks the syntax of every parameter (no netlink, no files) and
 // returns the typed config plus warnings for accepted oddities. get returns
@@ -299,12 +294,9 @@ func setProvider(c *Config, v string) error {
 
 func intSetter(name string, lo, hi int, set func(*Config, int)) func(*Config, string) error {
 	return func(c *Config, v string) error {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
+		n, err := param.ParseInt(name, v, lo, hi)
 		if err != nil {
-			return perr("%s=%s is not an integer; use %s=<%d-%d>", name, v, name, lo, hi)
-		}
-		if n < lo || n > hi {
-			return perr("%s=%d is out of range; use %s=<%d-%d>", name, n, name, lo, hi)
+			return err
 		}
 		set(c, n)
 		return nil
@@ -315,7 +307,7 @@ func boolSetter(name string, set func(*Config, bool)) func(*Config, string) erro
 	return func(c *Config, v string) error {
 		b, err := param.ParseBool(name, v)
 		if err != nil {
-			return &ParseError{err.Error()}
+			return err
 		}
 		set(c, b)
 		return nil

@@ -101,7 +101,7 @@ func TestParseRejects(t *testing.T) {
 			t.Errorf("%v: accepted", tc.params)
 			continue
 		}
-		if _, ok := err.(*ParseError); !ok || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+		if _, ok := err.(*param.Error); !ok || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v: error %q, want one line containing %q", tc.params, err, tc.want)
 		}
 	}

@@ -4,6 +4,9 @@ package param
 
 import (
 	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/cloudvip/floatip/ocf"
@@ -18,15 +21,35 @@ type Spec struct {
 	Unique   bool
 	// Providers lists the providers that use the parameter; nil means all.
 	Providers []string
-	Short     string
-	Long      string
+	// ProviderDefaults holds defaults that differ per provider: they are
+	// spelled out in the description and Default stays empty.
+	ProviderDefaults map[string]string
+	Short            string
+	Long             string
+}
+
+// Description is Long plus the per-provider defaults.
+func (s Spec) Description() string {
+	if len(s.ProviderDefaults) == 0 {
+		return s.Long
+	}
+	names := make([]string, 0, len(s.ProviderDefaults))
+	for n := range s.ProviderDefaults {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s (%s)", s.ProviderDefaults[n], n)
+	}
+	return s.Long + " Default: " + strings.Join(parts, ", ") + "."
 }
 
 // Meta converts specs to OCF meta-data parameters.
 func Meta(specs []Spec) []ocf.MetaParam {
 	out := make([]ocf.MetaParam, 0, len(specs))
 	for _, s := range specs {
-		long := s.Long
+		long := s.Description()
 		if len(s.Providers) > 0 {
 			long += fmt.Sprintf(" (provider: %s)", strings.Join(s.Providers, ", "))
 		}
@@ -55,11 +78,20 @@ func Markdown(specs []Spec) string {
 		if len(s.Providers) > 0 {
 			prov = strings.Join(s.Providers, ", ")
 		}
-		desc := strings.ReplaceAll(s.Long, "|", `\|`)
+		desc := strings.ReplaceAll(s.Description(), "|", `\|`)
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", s.Name, s.Type, def, prov, desc)
 	}
 	return b.String()
 }
+
+// Error is a malformed parameter value (OCF_ERR_CONFIGURED where it
+// counts): one line that names the parameter and the fix.
+type Error struct{ Msg string }
+
+func (e *Error) Error() string { return e.Msg }
+
+// Errorf returns an *Error.
+func Errorf(format string, args ...any) error { return &Error{fmt.Sprintf(format, args...)} }
 
 // ParseBool accepts the spellings resource-agents' ocf_is_true accepts.
 func ParseBool(name, v string) (bool, error) {
@@ -69,5 +101,31 @@ func ParseBool(name, v string) (bool, error) {
 	case "0", "false", "no", "off", "n":
 		return false, nil
 	}
-	return false, fmt.Errorf("%s=%q is not a boolean; use %s=true or %s=false", name, v, name, name)
+	return false, Errorf("%s=%q is not a boolean; use %s=true or %s=false", name, v, name, name)
+}
+
+// ParseOrigin checks an endpoint parameter: an origin only,
+// scheme://host[:port] with http or https, no path, query or credentials
+// (the provider appends its own versioned paths).
+func ParseOrigin(name, v string) (string, error) {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return "", Errorf("%s=%s is not an http(s) origin; use %s=https://host[:port]", name, v, name)
+	}
+	if u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", Errorf("%s=%s has a path, query or credentials; give the origin only (%s://%s), the provider adds its own paths", name, v, u.Scheme, u.Host)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+// ParseInt parses an integer in [lo, hi].
+func ParseInt(name, v string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0, Errorf("%s=%s is not an integer; use %s=<%d-%d>", name, v, name, lo, hi)
+	}
+	if n < lo || n > hi {
+		return 0, Errorf("%s=%d is out of range; use %s=<%d-%d>", name, n, name, lo, hi)
+	}
+	return n, nil
 }

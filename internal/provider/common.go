@@ -1,0 +1,124 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cloudvip/floatip/internal/param"
+	"github.com/cloudvip/floatip/ocf"
+)
+
+// Parameters several providers share. Each provider lists the ones it uses
+// with its own default; Params merges them.
+
+// APIURL is the api_url parameter with the provider's default endpoint.
+func APIURL(name, def string) param.Spec {
+	return param.Spec{Name: "api_url", Type: "string", ProviderDefaults: map[string]string{name: def},
+		Short: "API endpoint (origin)",
+		Long:  "Origin of the provider's API, scheme://host[:port] with no path: the provider adds its versioned paths. Set it for a proxy or a local fake."}
+}
+
+// MetadataURL is the metadata_url parameter.
+func MetadataURL(name, def string) param.Spec {
+	return param.Spec{Name: "metadata_url", Type: "string", ProviderDefaults: map[string]string{name: def},
+		Short: "Metadata service (origin)",
+		Long:  "Origin of the instance metadata service, scheme://host[:port] with no path, where the provider finds this instance's identity."}
+}
+
+// TokenFile is the token_file parameter.
+func TokenFile(name string) param.Spec {
+	return param.Spec{Name: "token_file", Type: "string", ProviderDefaults: map[string]string{name: DefaultTokenFile(name)},
+		Short: "File holding the API token",
+		Long:  "File holding the API token, readable by root only (mode 0600 or 0400). There is no token parameter: parameters are visible to anyone who can read the cluster configuration. The token never appears in any output."}
+}
+
+// DefaultTokenFile is /etc/cloudvip/<provider>.token.
+func DefaultTokenFile(name string) string { return "/etc/cloudvip/" + name + ".token" }
+
+// CloudCheckInterval is the cloud_check_interval parameter.
+var CloudCheckInterval = param.Spec{Name: "cloud_check_interval", Type: "integer", Default: "60",
+	Short: "Seconds between cloud checks",
+	Long:  "A depth-10 monitor (OCF_CHECK_LEVEL=10) asks the cloud whether the address still routes here at most once per this many seconds and answers from the last result in between, which keeps API use far below the providers' rate limits. 0 asks on every depth-10 monitor."}
+
+// ReadToken reads a root-only token file. A missing or empty file is a
+// node-local installation problem (ERR_INSTALLED); a file others can read,
+// or one this process cannot read, is ERR_PERM. The token is never part of
+// an error.
+func ReadToken(path string) (string, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", ocf.Errorf(ocf.ErrInstalled, "token_file %s does not exist; write the API token there (owner root, mode 0600)", path)
+	case errors.Is(err, fs.ErrPermission):
+		return "", ocf.Errorf(ocf.ErrPerm, "token_file %s cannot be read (permission denied); floatip runs as root", path)
+	case err != nil:
+		return "", ocf.Errorf(ocf.ErrInstalled, "token_file %s: %v", path, err)
+	case !fi.Mode().IsRegular():
+		return "", ocf.Errorf(ocf.ErrInstalled, "token_file %s is not a regular file", path)
+	case fi.Mode().Perm()&0o077 != 0:
+		return "", ocf.Errorf(ocf.ErrPerm, "token_file %s is readable by group or others (mode %04o); run chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", ocf.Errorf(ocf.ErrPerm, "token_file %s cannot be read: %v", path, errors.Unwrap(err))
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" || strings.ContainsAny(tok, " \t\r\n") {
+		return "", ocf.Errorf(ocf.ErrInstalled, "token_file %s must hold exactly one token (it is empty or has several words)", path)
+	}
+	return tok, nil
+}
+
+// Verdict classifies a failed attempt.
+type Verdict struct {
+	Retry bool
+	// After is a wait the server asked for (Retry-After, rate-limit reset);
+	// 0 means exponential backoff.
+	After time.Duration
+	// Status is the exit code of a permanent failure.
+	Status ocf.Status
+}
+
+// Retry runs op until it succeeds, fails permanently, or the next attempt
+// would start after ctx's deadline; then it returns the last error as
+// ERR_GENERIC. Backoff doubles from 100 ms to 2 s with jitter, so several
+// nodes retrying do not march in step. classify sees the attempt number
+// (1-based) so a provider can give auth errors a second chance only.
+func Retry(ctx context.Context, op func(context.Context) error, classify func(err error, attempt int) Verdict) error {
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := op(ctx)
+		if err == nil {
+			return nil
+		}
+		var oe *ocf.Error
+		if errors.As(err, &oe) {
+			return err // already classified by op
+		}
+		v := classify(err, attempt)
+		if !v.Retry {
+			return ocf.WithStatus(v.Status, err)
+		}
+		wait := v.After
+		if wait <= 0 {
+			wait = backoff/2 + rand.N(backoff/2+1)
+			backoff = min(2*backoff, 2*time.Second)
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
+			return ocf.WithStatus(ocf.ErrGeneric, fmt.Errorf("%w (gave up after %d attempts: the next would start after the deadline)", err, attempt))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ocf.WithStatus(ocf.ErrGeneric, fmt.Errorf("%w (gave up after %d attempts: %v)", err, attempt, ctx.Err()))
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,362 @@
+// Package digitalocean moves DigitalOcean reserved IPs (IPv4 and IPv6) with
+// godo: assign the address to this droplet and wait until the action
+// completes. Reserved IPv4 is routed to the droplet's anchor IP, so nothing
+// is bound locally; reserved IPv6 is routed to the droplet and bound on lo
+// as a /128.
+package digitalocean
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/digitalocean/godo"
+	"golang.org/x/oauth2"
+
+	"github.com/cloudvip/floatip/internal/param"
+	"github.com/cloudvip/floatip/internal/provider"
+	"github.com/cloudvip/floatip/ocf"
+)
+
+// Name is the provider's name in the provider parameter.
+const Name = "digitalocean"
+
+// Real endpoints: the defaults.
+const (
+	DefaultAPI      = "https://api.digitalocean.com"
+	DefaultMetadata = "http://169.254.169.254"
+)
+
+func init() {
+	provider.Register(&provider.Spec{
+		Name: Name,
+		Params: []param.Spec{
+			provider.APIURL(Name, DefaultAPI),
+			provider.MetadataURL(Name, DefaultMetadata),
+			provider.TokenFile(Name),
+			{Name: "droplet_id", Type: "integer",
+				Short: "This droplet's id",
+				Long:  "This droplet's id. Default: asked from the metadata service (/metadata/v1/id) once per boot."},
+			provider.CloudCheckInterval,
+		},
+		Local: func(ip netip.Addr) provider.Local {
+			if ip.Is4() {
+				return provider.Local{} // routed to the anchor IP
+			}
+			return provider.Local{Bind: true, NIC: "lo", Prefix: 128}
+		},
+		Open: open,
+	})
+}
+
+// DO is the provider.
+type DO struct {
+	API, Metadata string
+	TokenFile     string
+	DropletID     int // 0: from metadata
+	env           provider.Env
+	client        *godo.Client
+	// Transport is the HTTP transport (tests count requests through it).
+	Transport http.RoundTripper
+}
+
+func open(get func(string) (string, bool), env provider.Env) (provider.Provider, error) {
+	d := &DO{env: env, TokenFile: provider.String(get, "token_file", provider.DefaultTokenFile(Name))}
+	var err error
+	if d.API, err = param.ParseOrigin("api_url", provider.String(get, "api_url", DefaultAPI)); err != nil {
+		return nil, err
+	}
+	if d.Metadata, err = param.ParseOrigin("metadata_url", provider.String(get, "metadata_url", DefaultMetadata)); err != nil {
+		return nil, err
+	}
+	if v, ok := get("droplet_id"); ok && v != "" {
+		if d.DropletID, err = param.ParseInt("droplet_id", v, 1, 1<<31-1); err != nil {
+			return nil, err
+		}
+	}
+	if !filepath.IsAbs(d.TokenFile) {
+		return nil, param.Errorf("token_file=%s is not an absolute path", d.TokenFile)
+	}
+	return d, nil
+}
+
+func (d *DO) transport() http.RoundTripper {
+	if d.Transport != nil {
+		return d.Transport
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 5 * time.Second
+	t.ResponseHeaderTimeout = 15 * time.Second
+	return t
+}
+
+// api returns the godo client, reading the token on first use. godo's own
+// retries stay off: Retry below bounds every wait by the OCF deadline.
+func (d *DO) api() (*godo.Client, error) {
+	if d.client != nil {
+		return d.client, nil
+	}
+	tok, err := provider.ReadToken(d.TokenFile)
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Transport: &oauth2.Transport{
+		Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok}),
+		Base:   d.transport(),
+	}}
+	c, err := godo.New(hc, godo.SetBaseURL(d.API), godo.SetUserAgent("floatip"))
+	if err != nil {
+		return nil, fmt.Errorf("digitalocean: client: %w", err)
+	}
+	d.client = c
+	return c, nil
+}
+
+// droplet returns this droplet's id: the parameter, the id cached for this
+// boot, or the metadata service's answer.
+func (d *DO) droplet(ctx context.Context) (int, error) {
+	if d.DropletID != 0 {
+		return d.DropletID, nil
+	}
+	cache := ""
+	if d.env.Cache != "" {
+		cache = filepath.Join(d.env.Cache, "floatip-digitalocean.droplet-id")
+		if b, err := os.ReadFile(cache); err == nil {
+			if id, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && id > 0 {
+				d.DropletID = id
+				return id, nil
+			}
+		}
+	}
+	var id int
+	err := provider.Retry(ctx, func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.Metadata+"/metadata/v1/id", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := (&http.Client{Transport: d.transport()}).Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64))
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("metadata %s/metadata/v1/id: HTTP %d", d.Metadata, resp.StatusCode)
+		}
+		id, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || id <= 0 {
+			return ocf.Errorf(ocf.ErrGeneric, "digitalocean: metadata %s/metadata/v1/id answered %q, not a droplet id", d.Metadata, b)
+		}
+		return nil
+	}, func(error, int) provider.Verdict { return provider.Verdict{Retry: true} })
+	if err != nil {
+		return 0, fmt.Errorf("digitalocean: droplet id from the metadata service (set droplet_id to skip it): %w", err)
+	}
+	d.DropletID = id
+	if cache != "" {
+		os.WriteFile(cache, []byte(strconv.Itoa(id)+"\n"), 0o644)
+	}
+	return id, nil
+}
+
+// classify maps API failures to retries and OCF exit codes.
+func classify(err error, attempt int) provider.Verdict {
+	var er *godo.ErrorResponse
+	if !errors.As(err, &er) || er.Response == nil {
+		// Connection refused or reset, timeouts, truncated bodies.
+		return provider.Verdict{Retry: true}
+	}
+	switch code := er.Response.StatusCode; {
+	case code == http.StatusTooManyRequests:
+		return provider.Verdict{Retry: true, After: retryAfter(er.Response.Header)}
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		// A blip gets one more try; then the token is wrong or lacks scope.
+		return provider.Verdict{Retry: attempt < 2, Status: ocf.ErrPerm}
+	case code == http.StatusNotFound:
+		return provider.Verdict{Status: ocf.ErrConfigured}
+	case code == http.StatusUnprocessableEntity && strings.Contains(strings.ToLower(er.Message), "pending"):
+		return provider.Verdict{Retry: true} // "... already has a pending event"
+	case code >= 500:
+		return provider.Verdict{Retry: true}
+	}
+	return provider.Verdict{Status: ocf.ErrGeneric}
+}
+
+// retryAfter reads Retry-After (seconds), else the rate-limit reset time.
+func retryAfter(h http.Header) time.Duration {
+	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if epoch, err := strconv.ParseInt(h.Get("Ratelimit-Reset"), 10, 64); err == nil {
+		if d := time.Until(time.Unix(epoch, 0)); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// holder asks who the reserved IP is assigned to.
+func (d *DO) holder(ctx context.Context, c *godo.Client, ip netip.Addr) (int, error) {
+	var id int
+	err := provider.Retry(ctx, func(ctx context.Context) error {
+		id = 0
+		if ip.Is4() {
+			r, _, err := c.ReservedIPs.Get(ctx, ip.String())
+			if err == nil && r.Droplet != nil {
+				id = r.Droplet.ID
+			}
+			return err
+		}
+		r, _, err := c.ReservedIPV6s.Get(ctx, ip.String())
+		if err == nil && r.Droplet != nil {
+			id = r.Droplet.ID
+		}
+		return err
+	}, classify)
+	if ocf.StatusOf(err) == ocf.ErrConfigured {
+		return 0, ocf.Errorf(ocf.ErrConfigured, "digitalocean: %s is not a reserved IP of this account (404); check ip and the token's account", ip)
+	}
+	if ocf.StatusOf(err) == ocf.ErrPerm {
+		return 0, ocf.Errorf(ocf.ErrPerm, "digitalocean: the API refused the token in %s (%v); it needs read and write scope", d.TokenFile, err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("digitalocean: get reserved IP %s: %w", ip, err)
+	}
+	return id, nil
+}
+
+// Claim assigns ip to this droplet and waits for the action to complete.
+func (d *DO) Claim(ctx context.Context, ip netip.Addr) error {
+	c, err := d.api()
+	if err != nil {
+		return err
+	}
+	me, err := d.droplet(ctx)
+	if err != nil {
+		return err
+	}
+	cur, err := d.holder(ctx, c, ip)
+	if err != nil {
+		return err
+	}
+	if cur == me {
+		d.env.Log.Infof("digitalocean: %s is already assigned to droplet %d", ip, me)
+		return nil
+	}
+	var act *godo.Action
+	t0 := time.Now()
+	err = provider.Retry(ctx, func(ctx context.Context) error {
+		var err error
+		if ip.Is4() {
+			act, _, err = c.ReservedIPActions.Assign(ctx, ip.String(), me)
+		} else {
+			act, _, err = c.ReservedIPV6Actions.Assign(ctx, ip.String(), me)
+		}
+		return err
+	}, classify)
+	if err != nil {
+		return fmt.Errorf("digitalocean: assign %s to droplet %d: %w", ip, me, err)
+	}
+	if err := d.wait(ctx, c, ip, me, act); err != nil {
+		return err
+	}
+	from := "nobody"
+	if cur != 0 {
+		from = fmt.Sprintf("droplet %d", cur)
+	}
+	d.env.Log.Infof("digitalocean: %s moved from %s to droplet %d (action %d, %v)", ip, from, me, act.ID, time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// wait polls the assign action until it completes, quickly at first: a
+// reserved IP move usually finishes within a second or two.
+func (d *DO) wait(ctx context.Context, c *godo.Client, ip netip.Addr, me int, act *godo.Action) error {
+	pause := 50 * time.Millisecond
+	for act.Status != godo.ActionCompleted {
+		if act.Status == "errored" {
+			return ocf.Errorf(ocf.ErrGeneric, "digitalocean: assign %s to droplet %d: action %d errored", ip, me, act.ID)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ocf.Errorf(ocf.ErrGeneric, "digitalocean: assign %s to droplet %d: action %d still %s at the deadline", ip, me, act.ID, act.Status)
+		case <-t.C:
+		}
+		pause = min(2*pause, time.Second)
+		id := act.ID
+		err := provider.Retry(ctx, func(ctx context.Context) error {
+			var err error
+			var a *godo.Action
+			if ip.Is4() {
+				a, _, err = c.ReservedIPActions.Get(ctx, ip.String(), id)
+			} else {
+				a, _, err = c.Actions.Get(ctx, id) // godo has no reserved IPv6 action GET
+			}
+			if err == nil {
+				act = a
+			}
+			return err
+		}, classify)
+		if ocf.StatusOf(err) == ocf.ErrConfigured {
+			// Some actions (BYOIP) cannot be read back: ask the IP itself.
+			holder, herr := d.holder(ctx, c, ip)
+			if herr != nil {
+				return herr
+			}
+			if holder == me {
+				return nil
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("digitalocean: assign %s: action %d: %w", ip, id, err)
+		}
+	}
+	return nil
+}
+
+// Check asks the API who holds ip.
+func (d *DO) Check(ctx context.Context, ip netip.Addr) (provider.Holder, error) {
+	c, err := d.api()
+	if err != nil {
+		return provider.Holder{}, err
+	}
+	me, err := d.droplet(ctx)
+	if err != nil {
+		return provider.Holder{}, err
+	}
+	id, err := d.holder(ctx, c, ip)
+	switch {
+	case err != nil:
+		return provider.Holder{}, err
+	case id == me:
+		return provider.Holder{Where: provider.Here}, nil
+	case id == 0:
+		return provider.Holder{Where: provider.Nobody}, nil
+	}
+	return provider.Holder{Where: provider.Elsewhere, Other: fmt.Sprintf("droplet %d", id)}, nil
+}
+
+// Validate reads the token, finds the droplet and looks the IP up.
+func (d *DO) Validate(ctx context.Context, ip netip.Addr) error {
+	c, err := d.api()
+	if err != nil {
+		return err
+	}
+	if _, err := d.droplet(ctx); err != nil {
+		return err
+	}
+	_, err = d.holder(ctx, c, ip)
+	return err
+}

@@ -1,0 +1,160 @@
+// Package provider defines what a cloud provider does for floatip and keeps
+// the registry of providers. A provider answers three questions, each
+// bounded by the caller's context deadline: claim the address for this
+// instance, say who the cloud routes it to, and check the local
+// environment. Providers never import the agent or each other.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+
+	"github.com/cloudvip/floatip/internal/param"
+)
+
+// Where says who the cloud routes an address to.
+type Where int
+
+const (
+	Here      Where = iota // this instance
+	Elsewhere              // another instance (Holder.Other names it)
+	Nobody                 // no instance
+)
+
+// Holder is the answer of Check.
+type Holder struct {
+	Where Where
+	Other string // "droplet 42" when Where is Elsewhere
+}
+
+func (h Holder) String() string {
+	switch h.Where {
+	case Here:
+		return "here"
+	case Elsewhere:
+		return "taken by " + h.Other
+	}
+	return "routed to nobody"
+}
+
+// Provider moves an address in one cloud. Errors carry their OCF status
+// (ocf.Errorf); an error without one is a transient failure (OCF 1).
+type Provider interface {
+	// Claim makes the cloud route ip to this instance and returns once the
+	// cloud confirms it. Idempotent: no write when ip is already here.
+	Claim(ctx context.Context, ip netip.Addr) error
+	// Check asks the cloud who it routes ip to.
+	Check(ctx context.Context, ip netip.Addr) (Holder, error)
+	// Validate checks credentials, the metadata service and the address
+	// with the cloud (validate-all at level 10).
+	Validate(ctx context.Context, ip netip.Addr) error
+}
+
+// Local says whether and where the agent binds the address on the node.
+// NIC and Prefix are defaults that the nic and cidr_netmask parameters
+// override; empty/0 means "from the on-link route", as for provider none.
+type Local struct {
+	Bind   bool
+	NIC    string
+	Prefix int
+}
+
+// Logger is what providers log through (ocf.Logger satisfies it).
+type Logger interface {
+	Debugf(format string, args ...any)
+	Infof(format string, args ...any)
+	Warnf(format string, args ...any)
+}
+
+// Env is what a provider gets from the agent.
+type Env struct {
+	Log Logger
+	// Cache is a node-local directory for facts that never change while
+	// the machine runs (an instance id), cleared at boot.
+	Cache string
+}
+
+// Spec describes a provider statically.
+type Spec struct {
+	Name string
+	// Params are the provider's own parameters, including shared ones
+	// (api_url, ...) with their per-provider defaults.
+	Params []param.Spec
+	// Local tells where ip is bound on the node.
+	Local func(ip netip.Addr) Local
+	// Open parses the provider's parameters (syntax only: no network, no
+	// files) and returns a provider; malformed values are *param.Error.
+	Open func(get func(name string) (string, bool), env Env) (Provider, error)
+}
+
+var registry = map[string]*Spec{}
+
+// Register adds a provider; providers call it from init.
+func Register(s *Spec) {
+	if _, dup := registry[s.Name]; dup {
+		panic(fmt.Sprintf("provider %s registered twice", s.Name))
+	}
+	registry[s.Name] = s
+}
+
+// Lookup returns the provider called name.
+func Lookup(name string) (*Spec, bool) {
+	s, ok := registry[name]
+	return s, ok
+}
+
+// Names lists the registered providers, sorted.
+func Names() []string {
+	out := make([]string, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Params merges every provider's parameters into one list, in provider
+// order: a parameter several providers share appears once, with all their
+// names and per-provider defaults.
+func Params() []param.Spec {
+	var out []param.Spec
+	index := map[string]int{}
+	for _, n := range Names() {
+		for _, p := range registry[n].Params {
+			i, seen := index[p.Name]
+			if !seen {
+				p.Providers = []string{n}
+				defs := map[string]string{}
+				for k, v := range p.ProviderDefaults {
+					defs[k] = v
+				}
+				p.ProviderDefaults = defs
+				index[p.Name] = len(out)
+				out = append(out, p)
+				continue
+			}
+			out[i].Providers = append(out[i].Providers, n)
+			for k, v := range p.ProviderDefaults {
+				out[i].ProviderDefaults[k] = v
+			}
+		}
+	}
+	for i := range out {
+		if len(out[i].ProviderDefaults) == 0 {
+			out[i].ProviderDefaults = nil
+		}
+	}
+	return out
+}
+
+// Lookup helpers for provider parameter parsing.
+
+// String returns the parameter or def when unset or empty.
+func String(get func(string) (string, bool), name, def string) string {
+	if v, ok := get(name); ok && v != "" {
+		return v
+	}
+	return def
+}
