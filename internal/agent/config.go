@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cloudvip/floatip/internal/param"
+	"github.com/cloudvip/floatip/internal/provider"
 )
 
 // Config is the validated, typed form of the resource parameters.
@@ -37,9 +38,6 @@ type coreParam struct {
 	param.Spec
 	set func(c *Config, v string) error
 }
-
-// providers known to this build. Cloud providers register in later issues.
-var providers = []string{"none"}
 
 var core = []coreParam{
 	{param.Spec{Name: "ip", Type: "string", Required: true, Unique: true,
@@ -92,17 +90,18 @@ var core = []coreParam{
 		boolSetter("check_link_status", func(c *Config, b bool) { c.CheckLink = b })},
 	{param.Spec{Name: "provider", Type: "string", Default: "none",
 		Short: "Cloud provider",
-		Long:  "Which cloud moves the address: 'none' on a plain LAN (bind and announce only)."},
+		Long:  "Which cloud moves the address: 'none' on a plain LAN (bind and announce only), 'digitalocean' for a reserved IP (IPv4 or IPv6)."},
 		setProvider},
 }
 
-// Specs is the parameter table in meta-data order.
+// Specs is the parameter table in meta-data order: the core parameters,
+// then the providers' (see provider.Params).
 func Specs() []param.Spec {
-	out := make([]param.Spec, len(core))
-	for i, p := range core {
-		out[i] = p.Spec
+	out := make([]param.Spec, 0, len(core))
+	for _, p := range core {
+		out = append(out, p.Spec)
 	}
-	return out
+	return append(out, provider.Params()...)
 }
 
 func perr(format string, args ...any) error { return param.Errorf(format, args...) }
@@ -283,13 +282,11 @@ func setPreferredLft(c *Config, v string) error {
 }
 
 func setProvider(c *Config, v string) error {
-	for _, p := range providers {
-		if v == p {
-			c.Provider = v
-			return nil
-		}
+	if _, ok := provider.Lookup(v); !ok {
+		return perr("provider=%s is unknown; use one of: %s", v, strings.Join(provider.Names(), ", "))
 	}
-	return perr("provider=%s is unknown; use one of: %s", v, strings.Join(providers, ", "))
+	c.Provider = v
+	return nil
 }
 
 func intSetter(name string, lo, hi int, set func(*Config, int)) func(*Config, string) error {

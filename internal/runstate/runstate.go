@@ -189,3 +189,38 @@ func (d Dir) Remove(id string, pid int) {
 		os.Remove(d.PIDFile(id))
 	}
 }
+
+// Put records data of kind for id, atomically (write, then rename).
+func (d Dir) Put(id, kind string, data []byte) error {
+	if err := d.ensure(); err != nil {
+		return err
+	}
+	p := d.path(id, "."+kind)
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("record %s: %w", kind, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("record %s: %w", kind, err)
+	}
+	return nil
+}
+
+// Get returns the record of kind for id and when it was written.
+func (d Dir) Get(id, kind string) ([]byte, time.Time, error) {
+	p := d.path(id, "."+kind)
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	b, err := os.ReadFile(p)
+	return b, fi.ModTime(), err
+}
+
+// Del removes the record of kind for id; a missing record is fine.
+func (d Dir) Del(id, kind string) error {
+	if err := os.Remove(d.path(id, "."+kind)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s record: %w", kind, err)
+	}
+	return nil
+}

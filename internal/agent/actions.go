@@ -1,0 +1,209 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cloudvip/floatip/internal/provider"
+	"github.com/cloudvip/floatip/ocf"
+)
+
+// Records under the state directory.
+const (
+	claimRecord = "claim"      // written by start, removed by stop: "running here"
+	checkRecord = "cloudcheck" // the last depth-10 answer from the cloud
+)
+
+func (a *Agent) validate(ctx context.Context) error {
+	j, err := a.parse()
+	if err != nil {
+		return err
+	}
+	if a.Env.CheckLevel < 10 {
+		return nil
+	}
+	ctx, cancel := a.bounded(ctx)
+	defer cancel()
+	if j.local.Bind {
+		if !hasNetAdmin() {
+			return ocf.Errorf(ocf.ErrInstalled, "floatip needs root (CAP_NET_ADMIN) to bind addresses")
+		}
+		h, err := openNet()
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		if _, err := resolve(h, j); err != nil {
+			return err
+		}
+	}
+	return j.cloud.Validate(ctx, j.IP)
+}
+
+// start claims the address in the cloud, then binds and announces it where
+// the provider binds. Everything local that can fail is checked before the
+// cloud is touched; a bind that fails after the claim leaves the cloud as
+// it is (the next start, here or elsewhere, claims again).
+func (a *Agent) start(ctx context.Context) error {
+	ctx, cancel := a.bounded(ctx)
+	defer cancel()
+	j, err := a.parse()
+	if err != nil {
+		return err
+	}
+	var t target
+	h, err := openNet()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if j.local.Bind {
+		if t, err = resolve(h, j); err != nil {
+			return err
+		}
+		if cur, err := h.Find(j.IP, &t.link); err != nil {
+			return err
+		} else if cur == nil && !hasNetAdmin() {
+			return ocf.Errorf(ocf.ErrInstalled, "floatip needs root (CAP_NET_ADMIN) to bind %s", j.IP)
+		}
+	}
+	lk, err := a.lock(ctx, j)
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	if j.isCloud() {
+		if err := j.cloud.Claim(ctx, j.IP); err != nil {
+			return err
+		}
+		a.State.Del(j.id(), checkRecord)
+		rec := fmt.Sprintf("provider=%s\nclaimed=%s\n", j.Provider, time.Now().UTC().Format(time.RFC3339Nano))
+		if err := a.State.Put(j.id(), claimRecord, []byte(rec)); err != nil {
+			return ocf.WithStatus(ocf.ErrGeneric, err)
+		}
+	}
+	if !j.local.Bind {
+		return nil
+	}
+	if err := a.bind(ctx, h, j, t); err != nil {
+		if j.isCloud() {
+			a.State.Del(j.id(), claimRecord)
+			return ocf.WithStatus(ocf.ErrGeneric, fmt.Errorf("%s is claimed in the cloud but not bound here: %w", j.IP, err))
+		}
+		return err
+	}
+	return nil
+}
+
+// stop is local only: end the announcer, remove the address where the
+// provider binds it, forget the claim. It never calls the cloud: the next
+// start elsewhere claims the address, and stop must succeed when the cloud
+// is unreachable.
+func (a *Agent) stop(ctx context.Context) error {
+	ctx, cancel := a.bounded(ctx)
+	defer cancel()
+	j, err := a.parse()
+	if err != nil {
+		// Nothing this configuration could have bound: stopped.
+		a.Log.Warnf("stop with invalid parameters: %v; nothing to remove", err)
+		return nil
+	}
+	lk, err := a.lock(ctx, j)
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	if err := a.State.Stop(j.id(), time.Second, AnnounceCommand, j.id()); err != nil {
+		a.Log.Warnf("%v", err)
+	}
+	if j.local.Bind {
+		h, err := openNet()
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		if err := a.unbind(h, j); err != nil {
+			return err
+		}
+	}
+	a.State.Del(j.id(), checkRecord)
+	if err := a.State.Del(j.id(), claimRecord); err != nil {
+		return ocf.WithStatus(ocf.ErrGeneric, err)
+	}
+	return nil
+}
+
+// monitor answers from local state: the claim record (cloud providers) and
+// the bound address (where the provider binds). At depth 10 it also asks
+// the cloud, at most once per cloud_check_interval.
+func (a *Agent) monitor(ctx context.Context) error {
+	probe := a.Env.IsProbe()
+	j, err := a.parse()
+	if err != nil {
+		if probe {
+			return ocf.WithStatus(ocf.NotRunning, err)
+		}
+		return err
+	}
+	if j.isCloud() {
+		if _, _, err := a.State.Get(j.id(), claimRecord); err != nil {
+			return ocf.Errorf(ocf.NotRunning, "%s is not claimed on this node", j.IP)
+		}
+	}
+	if j.local.Bind {
+		h, err := openNet()
+		if err != nil {
+			return err
+		}
+		cur, err := a.bound(h, j)
+		h.Close()
+		if err != nil {
+			return err
+		}
+		if j.ARPRefresh > 0 && !probe {
+			defer a.announce(j.Config, cur.Link, j.ARPRefresh)
+		}
+	}
+	if a.Env.CheckLevel >= 10 && !probe && j.isCloud() {
+		return a.cloudCheck(ctx, j)
+	}
+	return nil
+}
+
+// cloudCheck asks the cloud who holds the address, or reuses an answer
+// younger than cloud_check_interval. Another holder or none is 7; a cloud
+// that cannot answer is not a reason to fail over (0 with a warning), except
+// one that says the address does not exist (7).
+func (a *Agent) cloudCheck(ctx context.Context, j *job) error {
+	if b, at, err := a.State.Get(j.id(), checkRecord); err == nil && time.Since(at) < j.checkEvery {
+		return verdict(j, strings.TrimSpace(string(b)), true)
+	}
+	ctx, cancel := a.bounded(ctx)
+	defer cancel()
+	h, err := j.cloud.Check(ctx, j.IP)
+	if err != nil {
+		if ocf.StatusOf(err) == ocf.ErrConfigured {
+			return ocf.WithStatus(ocf.NotRunning, err)
+		}
+		a.Log.Warnf("cloud check failed, keeping the resource running: %v", err)
+		return nil
+	}
+	answer := h.String()
+	if err := a.State.Put(j.id(), checkRecord, []byte(answer+"\n")); err != nil {
+		a.Log.Warnf("%v", err)
+	}
+	return verdict(j, answer, false)
+}
+
+func verdict(j *job, answer string, cached bool) error {
+	if answer == (provider.Holder{Where: provider.Here}).String() {
+		return nil
+	}
+	from := ""
+	if cached {
+		from = " (cached answer)"
+	}
+	return ocf.Errorf(ocf.NotRunning, "%s: the cloud says %s%s", j.IP, answer, from)
+}

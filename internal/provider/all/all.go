@@ -1,0 +1,6 @@
+// Package all registers every provider this build supports.
+package all
+
+import (
+	_ "github.com/cloudvip/floatip/internal/provider/digitalocean"
+)
