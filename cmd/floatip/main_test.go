@@ -11,12 +11,17 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/cloudvip/floatip/internal/provider"
 )
 
 // bin is the agent built once for all tests, the way `make build` builds it.
 var bin string
 
 func TestMain(m *testing.M) {
+	// Every agent run under test, ocf-tester's included, refuses the
+	// clouds' real endpoints.
+	os.Setenv(provider.ForbidRealEndpoints, "1")
 	dir, err := os.MkdirTemp("", "floatip-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -64,7 +69,8 @@ func call(t testing.TB, ns, state, action string, params map[string]string, extr
 		args = append([]string{"ip", "netns", "exec", ns}, args...)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=vip"}
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=vip",
+		provider.ForbidRealEndpoints + "=1"}
 	if state != "" {
 		cmd.Env = append(cmd.Env, "HA_RSCTMP="+state)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -276,4 +277,60 @@ func In[T any](name string, fn func() (T, error)) (T, error) {
 func Start(ns string, cmd *exec.Cmd) error {
 	_, err := In(ns, func() (struct{}, error) { return struct{}{}, cmd.Start() })
 	return err
+}
+
+// LAN is a "cloud" namespace with a bridge and n node namespaces, each with
+// a veth into that bridge. The cloud namespace has 10.250.0.100/24 and
+// 2001:db8:250::100/64 on the bridge; node i (0-based) has 10.250.0.(i+1)
+// and 2001:db8:250::(i+1) on its NodeIf. No namespace has a default route.
+type LAN struct {
+	Cloud  string
+	Nodes  []string
+	NodeIf string // the interface name inside every node
+}
+
+// CloudAddr is the cloud namespace's address on the LAN.
+const CloudAddr = "10.250.0.100"
+
+// NewLAN builds the namespaces; everything goes in t.Cleanup.
+func NewLAN(t testing.TB, n int) *LAN {
+	t.Helper()
+	RequireRoot(t)
+	id := fmt.Sprintf("%d%d", os.Getpid()%100000, counter.Add(1))
+	l := &LAN{Cloud: "fipc" + id, NodeIf: "eth0"}
+	Run(t, "ip", "netns", "add", l.Cloud)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", l.Cloud).Run() })
+	Run(t, "ip", "-n", l.Cloud, "link", "set", "lo", "up")
+	Run(t, "ip", "-n", l.Cloud, "link", "add", "br0", "type", "bridge")
+	Run(t, "ip", "-n", l.Cloud, "addr", "add", CloudAddr+"/24", "dev", "br0")
+	Run(t, "ip", "-n", l.Cloud, "addr", "add", "2001:db8:250::100/64", "dev", "br0", "nodad")
+	Run(t, "ip", "-n", l.Cloud, "link", "set", "br0", "up")
+	for i := 0; i < n; i++ {
+		ns := fmt.Sprintf("fipn%s-%d", id, i)
+		l.Nodes = append(l.Nodes, ns)
+		Run(t, "ip", "netns", "add", ns)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		port := fmt.Sprintf("p%d", i)
+		Run(t, "ip", "link", "add", l.NodeIf, "netns", ns, "type", "veth", "peer", "name", port, "netns", l.Cloud)
+		Run(t, "ip", "-n", l.Cloud, "link", "set", port, "master", "br0", "up")
+		Run(t, "ip", "-n", ns, "link", "set", "lo", "up")
+		Run(t, "ip", "-n", ns, "addr", "add", fmt.Sprintf("10.250.0.%d/24", i+1), "dev", l.NodeIf)
+		Run(t, "ip", "-n", ns, "addr", "add", fmt.Sprintf("2001:db8:250::%d/64", i+1), "dev", l.NodeIf, "nodad")
+		Run(t, "ip", "-n", ns, "link", "set", l.NodeIf, "up")
+	}
+	return l
+}
+
+// Serve runs h as an HTTP server inside the cloud namespace on
+// CloudAddr:port and returns its origin (http://10.250.0.100:port).
+func (l *LAN) Serve(t testing.TB, h http.Handler) string {
+	t.Helper()
+	ln, err := In(l.Cloud, func() (net.Listener, error) { return net.Listen("tcp", CloudAddr+":0") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
 }

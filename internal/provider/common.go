@@ -46,6 +46,20 @@ var CloudCheckInterval = param.Spec{Name: "cloud_check_interval", Type: "integer
 	Short: "Seconds between cloud checks",
 	Long:  "A depth-10 monitor (OCF_CHECK_LEVEL=10) asks the cloud whether the address still routes here at most once per this many seconds and answers from the last result in between, which keeps API use far below the providers' rate limits. 0 asks on every depth-10 monitor."}
 
+// ForbidRealEndpoints names the environment variable the test harness sets:
+// then a provider refuses its real (default) endpoints, so a test that
+// forgot to point one at a fake fails loudly instead of calling a cloud.
+const ForbidRealEndpoints = "FLOATIP_FORBID_REAL_ENDPOINTS"
+
+// CheckEndpoint refuses url when it is the real endpoint def and the test
+// harness forbids real endpoints.
+func CheckEndpoint(name, url, def string) error {
+	if url == def && os.Getenv(ForbidRealEndpoints) != "" {
+		return param.Errorf("%s=%s is the real endpoint and %s is set (a test run): point %s at the fake", name, url, ForbidRealEndpoints, name)
+	}
+	return nil
+}
+
 // ReadToken reads a root-only token file. A missing or empty file is a
 // node-local installation problem (ERR_INSTALLED); a file others can read,
 // or one this process cannot read, is ERR_PERM. The token is never part of

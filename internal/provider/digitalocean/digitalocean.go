@@ -83,6 +83,14 @@ func open(get func(string) (string, bool), env provider.Env) (provider.Provider,
 			return nil, err
 		}
 	}
+	if err := provider.CheckEndpoint("api_url", d.API, DefaultAPI); err != nil {
+		return nil, err
+	}
+	if d.DropletID == 0 {
+		if err := provider.CheckEndpoint("metadata_url", d.Metadata, DefaultMetadata); err != nil {
+			return nil, err
+		}
+	}
 	if !filepath.IsAbs(d.TokenFile) {
 		return nil, param.Errorf("token_file=%s is not an absolute path", d.TokenFile)
 	}

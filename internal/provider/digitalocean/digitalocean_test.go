@@ -20,6 +20,11 @@ import (
 
 const token = "dop_v1_testtoken0123456789"
 
+func TestMain(m *testing.M) {
+	os.Setenv(provider.ForbidRealEndpoints, "1")
+	os.Exit(m.Run())
+}
+
 type logs struct {
 	mu    sync.Mutex
 	lines []string
@@ -320,7 +325,9 @@ func TestParams(t *testing.T) {
 		{map[string]string{"api_url": "https://api.example.com/"}, "origin only"},
 		{map[string]string{"metadata_url": "ftp://x"}, "metadata_url="},
 		{map[string]string{"droplet_id": "abc"}, "droplet_id=abc"},
-		{map[string]string{"token_file": "relative/path"}, "token_file="},
+		{map[string]string{"token_file": "relative/path", "api_url": "http://127.0.0.1:1", "metadata_url": "http://127.0.0.1:1"}, "token_file="},
+		{map[string]string{"metadata_url": "http://127.0.0.1:1"}, "api_url=https://api.digitalocean.com is the real endpoint"},
+		{map[string]string{"api_url": "http://127.0.0.1:1"}, "metadata_url=http://169.254.169.254 is the real endpoint"},
 	} {
 		_, err := spec.Open(func(k string) (string, bool) { v, ok := tc.params[k]; return v, ok }, provider.Env{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
