@@ -229,3 +229,55 @@ func BenchmarkPeakRSS(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDigitalOceanStart: start moving a reserved IPv4 between two
+// nodes (claim + confirm) against the fake, with 0 and 50 ms added to every
+// API answer. Reports requests per start and floatip's own time above the
+// injected network time, and requests per depth-10 monitor.
+func BenchmarkDigitalOceanStart(b *testing.B) {
+	for _, lat := range []time.Duration{0, 50 * time.Millisecond} {
+		b.Run(fmt.Sprintf("latency=%v", lat), func(b *testing.B) {
+			l := newDOLab(b, 2)
+			l.fake.Latency = lat
+			p := l.params("203.0.113.50")
+			env := func(n int) []string {
+				return []string{"OCF_RESKEY_ip=203.0.113.50", "OCF_RESKEY_provider=digitalocean", "OCF_RESKEY_api_url=" + l.url,
+					"OCF_RESKEY_metadata_url=" + l.url, "OCF_RESKEY_token_file=" + l.token, "HA_RSCTMP=" + l.state[n]}
+			}
+			// Warm up: each node learns its droplet id once per boot.
+			for n := range l.state {
+				runAction(b, l.lan.Nodes[n], bin, "start", env(n), 0)
+			}
+			l.fake.ResetCounts()
+			var starts series
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				n := i % 2
+				starts = append(starts, runAction(b, l.lan.Nodes[n], bin, "start", env(n), 0))
+			}
+			b.StopTimer()
+			reqs := float64(l.fake.Count("")) / float64(b.N)
+			wall := starts.median(wallOf)
+			overhead := wall - time.Duration(reqs*float64(lat))
+			b.ReportMetric(reqs, "requests/start")
+			b.ReportMetric(ms(wall), "start-wall-ms")
+			b.ReportMetric(ms(overhead), "overhead-ms")
+			// Depth-10 monitors on the current holder, default cloud_check_interval (60 s).
+			holder := (b.N - 1) % 2
+			l.fake.ResetCounts()
+			const monitors = 20
+			for i := 0; i < monitors; i++ {
+				r := l.call(b, holder, "monitor", p, "OCF_RESKEY_CRM_meta_interval=10000", "OCF_CHECK_LEVEL=10")
+				if r.rc != 0 {
+					b.Fatalf("depth-10 monitor: %d %s", r.rc, r.stderr)
+				}
+			}
+			perMon := float64(l.fake.Count("")) / monitors
+			b.ReportMetric(perMon, "requests/monitor10")
+			if b.N > 1 {
+				b.Logf("DigitalOcean start, latency %v: median wall %.1f ms, %.2f requests per start, overhead above network %.1f ms (cpu %.2f ms); %d depth-10 monitors made %.0f requests",
+					lat, ms(wall), reqs, ms(overhead), ms(starts.median(cpuOf)), monitors, perMon*monitors)
+			}
+		})
+	}
+}

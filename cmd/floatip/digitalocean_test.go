@@ -25,7 +25,7 @@ type doLab struct {
 	state []string // per node
 }
 
-func newDOLab(t *testing.T, n int) *doLab {
+func newDOLab(t testing.TB, n int) *doLab {
 	lan := nstest.NewLAN(t, n)
 	f := dofake.New(doToken)
 	for i := range lan.Nodes {
@@ -47,7 +47,7 @@ func (l *doLab) params(ip string) map[string]string {
 	return map[string]string{"ip": ip, "provider": "digitalocean", "api_url": l.url, "metadata_url": l.url, "token_file": l.token}
 }
 
-func (l *doLab) call(t *testing.T, node int, action string, params map[string]string, env ...string) result {
+func (l *doLab) call(t testing.TB, node int, action string, params map[string]string, env ...string) result {
 	t.Helper()
 	return call(t, l.lan.Nodes[node], l.state[node], action, params, env...)
 }

@@ -460,6 +460,9 @@ func (f *Fake) postAction(w http.ResponseWriter, r *http.Request, res *reserved)
 	f.nextID++
 	f.actions[a.ID] = a
 	res.pending = a.ID
+	if f.ActionTime <= 0 {
+		f.advance() // an instant action is already done when the POST answers
+	}
 	reply(w, 201, map[string]any{"action": f.actionJSON(a)})
 }
 

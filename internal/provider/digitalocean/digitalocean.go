@@ -286,10 +286,11 @@ func (d *DO) Claim(ctx context.Context, ip netip.Addr) error {
 	return nil
 }
 
-// wait polls the assign action until it completes, quickly at first: a
-// reserved IP move usually finishes within a second or two.
+// wait polls the assign action until it completes, quickly at first (25,
+// 50, 100 ... 1000 ms apart): a reserved IP move usually finishes within a
+// second or two, and a failover waits for it.
 func (d *DO) wait(ctx context.Context, c *godo.Client, ip netip.Addr, me int, act *godo.Action) error {
-	pause := 50 * time.Millisecond
+	pause := 25 * time.Millisecond
 	for act.Status != godo.ActionCompleted {
 		if act.Status == "errored" {
 			return ocf.Errorf(ocf.ErrGeneric, "digitalocean: assign %s to droplet %d: action %d errored", ip, me, act.ID)
