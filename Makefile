@@ -7,9 +7,9 @@ DESTDIR ?=
 export CGO_ENABLED := 0
 
 # Debian packages the tests, the demo and the benchmarks use.
-DEBS := resource-agents pacemaker-cli-utils pcs crmsh libxml2-utils iproute2 time
+DEBS := resource-agents pacemaker-cli-utils pcs crmsh libxml2-utils iproute2 time pacemaker corosync nftables
 
-.PHONY: all deps build install uninstall test unit bench demo clean
+.PHONY: all deps build lab install uninstall test unit e2e bench bench-failover demo clean
 
 all: build
 
@@ -24,6 +24,9 @@ deps:
 
 build:
 	$(GO) build -trimpath -ldflags='-s -w' -o $(BIN) ./cmd/floatip
+
+lab:
+	$(GO) build -trimpath -ldflags='-s -w' -o bin/floatip-lab ./cmd/floatip-lab
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(OCFDIR)/floatip
@@ -45,9 +48,18 @@ unit:
 bench: deps build
 	$(GO) test -p 1 -count=1 -run '^$$' -bench . -benchtime=$(or $(BENCHTIME),200x) ./cmd/floatip/ | tee testdata/bench-last.txt
 
-# Two-namespace failover demo (root).
-demo: deps build
-	$(GO) run ./cmd/floatip-demo -agent $(BIN)
+# The cluster lab (root): 3 Pacemaker + Corosync nodes in namespaces, a
+# client and a fake cloud; a node holding the VIP is killed.
+demo: deps install lab
+	bin/floatip-lab demo --svg failover.svg $(DEMOFLAGS)
+
+# One failover per scenario and provider in one shared lab (also in make test).
+e2e: deps install
+	$(GO) test -count=1 -v -run TestE2E -timeout 20m ./internal/lab
+
+# 20 hard-kill failovers per configuration, floatip against IPaddr2. Never in CI.
+bench-failover: deps install lab
+	bin/floatip-lab bench-failover $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

@@ -46,6 +46,10 @@ type Fake struct {
 	PerMinute, PerHour int
 	// FailActions makes the next N actions end "errored".
 	FailActions int
+	// OnRoute, if set, is called (with the fake locked) whenever a reserved
+	// IP starts routing to another droplet (0: none), so a lab can move
+	// the data plane with it.
+	OnRoute func(ip netip.Addr, droplet int)
 
 	mu       sync.Mutex
 	closed   chan struct{}
@@ -105,6 +109,13 @@ func (f *Fake) AddDroplet(id int, from string) {
 	if from != "" {
 		f.droplets[netip.MustParseAddr(from)] = id
 	}
+}
+
+// Advance completes the actions whose time has come, as any request would.
+func (f *Fake) Advance() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.advance()
 }
 
 // Holder returns the droplet ip is assigned to now (0: none).
@@ -180,10 +191,14 @@ func (f *Fake) advance() {
 		if a.errored {
 			continue
 		}
+		old := r.droplet
 		if a.typ == "assign_ip" {
 			r.droplet = a.droplet
 		} else {
 			r.droplet = 0
+		}
+		if f.OnRoute != nil && r.droplet != old {
+			f.OnRoute(r.ip, r.droplet)
 		}
 	}
 }

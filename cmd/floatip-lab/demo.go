@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cloudvip/floatip/internal/lab"
+)
+
+func demo(args []string) int {
+	fs, c := flags("demo")
+	svg := fs.String("svg", "failover.svg", "where to write the timeline chart")
+	keep := fs.Bool("keep-logs", false, "keep the lab's directory (logs) after tearing down")
+	fs.Parse(args)
+	self, _ := os.Executable()
+	t0 := time.Now()
+	say := func(format string, a ...any) {
+		fmt.Printf("%7.2fs  %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
+	}
+	say("starting a %d-node Pacemaker + Corosync cluster in namespaces (corosync token %d ms)", c.nodes, c.token)
+	var half *lab.Lab
+	onInterrupt(func() {
+		if half != nil {
+			half.Down()
+		}
+	})
+	l, err := lab.Up(lab.Config{Nodes: c.nodes, Token: c.token, Self: self, ActionTime: 300 * time.Millisecond, Log: say,
+		Created: func(l *lab.Lab) { half = l }})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
+		return 1
+	}
+	defer func() {
+		l.Down()
+		if !*keep {
+			os.RemoveAll(l.Dir())
+		} else {
+			fmt.Println("logs kept in", l.Dir())
+		}
+	}()
+	say("pcs resource create web ocf:heartbeat:anything ... clone; pcs resource create vip ocf:cloudvip:floatip provider=%s ...; colocation vip with web-clone 1000", c.provider)
+	if err := l.CreateResources("ocf:cloudvip:floatip", c.provider); err != nil {
+		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
+		return 1
+	}
+	n1 := l.Nodes[0]
+	out, _ := l.X(n1, "crm_mon", "-1")
+	fmt.Println(indent(out))
+	victim, err := l.Locate("vip", nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
+		return 1
+	}
+	if dc := l.DC(n1); dc == victim {
+		// Killing the DC adds an election; show the common case.
+		for _, n := range l.Nodes {
+			if n != dc {
+				say("vip runs on the DC %s; moving it to %s first", dc.Name, n.Name)
+				l.MoveTo("vip", n)
+				victim = n
+				break
+			}
+		}
+	}
+	say("the client polls http://%s:%s/ every %v; hard-killing %s (the node holding the VIP)", lab.VIP(c.provider), lab.WebPort, lab.PollEvery, victim.Name)
+	res, err := l.Failover("kill", c.provider, "floatip", victim)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
+		return 1
+	}
+	out, _ = l.X(res.Survivor, "crm_mon", "-1")
+	fmt.Printf("after %s came back (stickiness keeps the VIP on %s):\n%s\n", victim.Name, res.Survivor.Name, indent(out))
+	printTimeline(res)
+	if *svg != "" {
+		if err := os.WriteFile(*svg, []byte(lab.Chart(res)), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "floatip-lab:", err)
+			return 1
+		}
+		abs, _ := filepath.Abs(*svg)
+		fmt.Printf("chart: %s\n", abs)
+	}
+	if len(res.Problems) > 0 {
+		fmt.Println("problems:", strings.Join(res.Problems, "; "))
+		return 1
+	}
+	fmt.Println("tearing the lab down")
+	return 0
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
+}
+
+func rel(t, base time.Time) string {
+	if t.IsZero() {
+		return "       -   "
+	}
+	return fmt.Sprintf("%8.0f ms", float64(t.Sub(base).Microseconds())/1000)
+}
+
+func printTimeline(res *lab.Result) {
+	fmt.Printf("\ntimeline of the failover (provider %s, %s -> %s)\n", res.Provider, res.Victim.Name, res.Survivor.Name)
+	fmt.Printf("  %s  %s hard-killed\n", rel(res.At, res.At), res.Victim.Name)
+	fmt.Printf("  %s  Corosync on %s forms a new membership\n", rel(res.Membership, res.At), res.Survivor.Name)
+	if !res.CloudMoved.IsZero() {
+		fmt.Printf("  %s  the cloud routes the IP to %s (move confirmed)\n", rel(res.CloudMoved, res.At), res.Survivor.Name)
+	}
+	fmt.Printf("  %s  first good reply from %s\n", rel(res.FirstReply, res.At), res.Survivor.Name)
+	fmt.Printf("outage seen by the client: %.0f ms, %d requests lost; floatip's start on %s took %v (Pacemaker's log)\n",
+		float64(res.Outage.Microseconds())/1000, res.Lost, res.Survivor.Name, res.Start)
+}

@@ -1,0 +1,91 @@
+// Command floatip-lab runs floatip in a real Pacemaker + Corosync cluster
+// built from network, mount, UTS, IPC and PID namespaces on this machine
+// (root, no systemd, no Docker): the demo, and the failover benchmark.
+//
+//	floatip-lab demo [--provider none|digitalocean] [--nodes 3] [--token 1000] [--svg failover.svg]
+//	floatip-lab bench-failover [--runs 20] [--nodes 3] [--token 1000]
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cloudvip/floatip/internal/lab"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	switch os.Args[1] {
+	case "_node": // PID 1 of a node
+		if err := lab.NodeInit(os.Args[2], os.Args[3]); err != nil {
+			fmt.Fprintln(os.Stderr, "node:", err)
+			os.Exit(1)
+		}
+		return
+	case "_web": // the web service on every node
+		web()
+		return
+	case "_poll": // the client
+		lab.Poll(os.Args[2], os.Stdout)
+		return
+	case "demo":
+		os.Exit(demo(os.Args[2:]))
+	case "bench-failover":
+		os.Exit(benchFailover(os.Args[2:]))
+	}
+	usage()
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: floatip-lab demo|bench-failover [flags] (see --help)")
+	os.Exit(2)
+}
+
+func web() {
+	host, _ := os.Hostname()
+	srv := &http.Server{Addr: ":" + lab.WebPort, ReadHeaderTimeout: time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, host) })}
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	srv.Serve(ln)
+}
+
+// onInterrupt runs cleanup and exits when Ctrl-C or SIGTERM arrives.
+func onInterrupt(cleanup func()) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		fmt.Println("\ninterrupted: tearing the lab down")
+		cleanup()
+		os.Exit(130)
+	}()
+}
+
+type common struct {
+	nodes, token int
+	provider     string
+	agent        string
+}
+
+func flags(name string) (*pflag.FlagSet, *common) {
+	fs := pflag.NewFlagSet(name, pflag.ExitOnError)
+	c := &common{}
+	fs.IntVar(&c.nodes, "nodes", 3, "cluster nodes")
+	fs.IntVar(&c.token, "token", 1000, "corosync totem token (ms)")
+	fs.StringVar(&c.provider, "provider", "none", "floatip provider: none or digitalocean")
+	return fs, c
+}

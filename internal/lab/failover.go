@@ -1,0 +1,234 @@
+package lab
+
+import (
+	"bufio"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Client is the poller running in the client namespace.
+type Client struct {
+	cmd     *exec.Cmd
+	mu      sync.Mutex
+	replies []Reply
+	done    chan struct{}
+}
+
+// StartClient polls http://vip:8080/ from the client namespace.
+func (l *Lab) StartClient(vip string) (*Client, error) {
+	cmd := exec.Command("ip", "netns", "exec", l.Client, l.cfg.Self, "_poll", "http://"+vip+":"+WebPort+"/")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &Client{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if r, ok := ParseReply(sc.Text()); ok {
+				c.mu.Lock()
+				c.replies = append(c.replies, r)
+				c.mu.Unlock()
+			}
+		}
+	}()
+	return c, nil
+}
+
+// Stop ends the poller (by its PID).
+func (c *Client) Stop() {
+	c.cmd.Process.Kill()
+	c.cmd.Wait()
+	<-c.done
+}
+
+// Replies returns the replies so far.
+func (c *Client) Replies() []Reply {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Reply(nil), c.replies...)
+}
+
+// waitFor waits until a reply after t satisfies ok.
+func (c *Client) waitFor(t time.Time, d time.Duration, ok func(Reply) bool) (Reply, bool) {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		for _, r := range c.Replies() {
+			if r.At.After(t) && ok(r) {
+				return r, true
+			}
+		}
+	}
+	return Reply{}, false
+}
+
+// Result is one failover, measured.
+type Result struct {
+	Kind, Provider, Agent string
+	Victim, Survivor      *Node
+	At                    time.Time     // the failure
+	Membership            time.Time     // the survivor's Corosync formed a new membership
+	CloudMoved            time.Time     // the fake cloud routed the IP to the survivor
+	FirstReply            time.Time     // the client's first good answer from the survivor
+	Outage                time.Duration // At -> FirstReply
+	Lost                  int           // failed client requests in between
+	Start                 time.Duration // the agent's start on the survivor (Pacemaker's log)
+	Replies               []Reply
+	Events                []Event
+	Problems              []string // invariant violations
+}
+
+// Failover makes victim fail in the given way ("kill", "partition" or
+// "standby") while the client polls the VIP, measures the outage, checks
+// the invariants after settling (one holder, the one Pacemaker names, and
+// the cloud agrees), brings the victim back and checks that the VIP does
+// not fail back and no duplicate appears.
+func (l *Lab) Failover(kind, provider, agent string, victim *Node) (*Result, error) {
+	vip := VIP(provider)
+	c, err := l.StartClient(vip)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Stop()
+	if _, ok := c.waitFor(time.Now(), 10*time.Second, func(r Reply) bool { return r.OK && r.Body == victim.Name }); !ok {
+		return nil, fmt.Errorf("lab: the client never reached %s through %s; %s", victim.Name, vip, l.diagnose(c))
+	}
+	time.Sleep(200 * time.Millisecond)
+	res := &Result{Kind: kind, Provider: provider, Agent: agent, Victim: victim}
+	var other *Node
+	for _, n := range l.Nodes {
+		if n != victim && n.Up() {
+			other = n
+			break
+		}
+	}
+	res.At = time.Now()
+	l.Record(fmt.Sprintf("%s %s", kind, victim.Name))
+	switch kind {
+	case "kill":
+		err = l.Kill(victim)
+	case "partition":
+		err = l.LinkDown(victim)
+	case "standby":
+		_, err = l.X(other, "pcs", "node", "standby", victim.Name)
+	default:
+		err = fmt.Errorf("lab: unknown failure %q", kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	first, ok := c.waitFor(res.At, 60*time.Second, func(r Reply) bool { return r.OK && r.Body != victim.Name })
+	if !ok {
+		return res, fmt.Errorf("lab: no answer from another node within 60 s of the %s of %s; %s", kind, victim.Name, l.diagnose(c))
+	}
+	res.FirstReply = first.At
+	res.Outage = first.At.Sub(res.At)
+	res.Survivor = l.Node(first.Body)
+	for _, r := range c.Replies() {
+		if r.At.After(res.At) && r.At.Before(first.At) && !r.OK {
+			res.Lost++
+		}
+	}
+	// Settle, then sample every namespace: one holder, the one Pacemaker
+	// names, and the cloud routes the IP there.
+	time.Sleep(3 * time.Second)
+	l.checkInvariants(res, provider, res.Survivor)
+	res.Start = res.Survivor.StartTime("vip")
+	res.Membership = res.Survivor.MembershipAfter(res.At)
+	for _, e := range l.Events() {
+		if e.At.After(res.At) && strings.HasPrefix(e.What, "cloud routes") && strings.Contains(e.What, "("+res.Survivor.Name+")") {
+			res.CloudMoved = e.At
+			break
+		}
+	}
+	// Bring the victim back: no fail-back (stickiness), no duplicate.
+	switch kind {
+	case "kill":
+		err = l.Start(victim)
+	case "partition":
+		err = l.LinkUp(victim)
+	case "standby":
+		_, err = l.X(other, "pcs", "node", "unstandby", victim.Name)
+	}
+	if err != nil {
+		return res, err
+	}
+	if err := l.WaitOnline(l.upNodes(), 90*time.Second); err != nil {
+		return res, err
+	}
+	time.Sleep(3 * time.Second)
+	l.checkInvariants(res, provider, res.Survivor)
+	if at, err := l.Locate("vip", res.Survivor); err != nil || at != res.Survivor {
+		res.Problems = append(res.Problems, fmt.Sprintf("after %s came back the VIP is on %v (%v), not on %s: fail-back", victim.Name, nodeName(at), err, res.Survivor.Name))
+	}
+	res.Replies = c.Replies()
+	res.Events = l.Events()
+	return res, nil
+}
+
+func nodeName(n *Node) string {
+	if n == nil {
+		return "nowhere"
+	}
+	return n.Name
+}
+
+func (l *Lab) upNodes() []*Node {
+	var out []*Node
+	for _, n := range l.Nodes {
+		if n.Up() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// checkInvariants asks from (a node in the majority) where Pacemaker runs
+// the VIP and samples every node and the cloud.
+func (l *Lab) checkInvariants(res *Result, provider string, from *Node) {
+	holders := l.Holders(provider)
+	if len(holders) != 1 {
+		names := []string{}
+		for _, h := range holders {
+			names = append(names, h.Name)
+		}
+		res.Problems = append(res.Problems, fmt.Sprintf("%d nodes hold the VIP locally: %v", len(holders), names))
+		return
+	}
+	at, err := l.Locate("vip", from)
+	if err != nil || at != holders[0] {
+		res.Problems = append(res.Problems, fmt.Sprintf("Pacemaker says vip runs on %s (%v) but %s holds it", nodeName(at), err, holders[0].Name))
+	}
+	if provider == "digitalocean" {
+		if ch := l.CloudHolder(); ch != holders[0] {
+			res.Problems = append(res.Problems, fmt.Sprintf("the cloud routes the IP to %s, Pacemaker runs it on %s", nodeName(ch), holders[0].Name))
+		}
+	}
+}
+
+// diagnose describes the data plane for an error message.
+func (l *Lab) diagnose(c *Client) string {
+	out := func(args ...string) string {
+		b, _ := exec.Command(args[0], args[1:]...).CombinedOutput()
+		return strings.TrimSpace(string(b))
+	}
+	last := "no replies"
+	if r := c.Replies(); len(r) > 0 {
+		x := r[len(r)-1]
+		last = fmt.Sprintf("last reply ok=%v %q", x.OK, x.Body)
+	}
+	var hold []string
+	for _, p := range []string{"none", "digitalocean"} {
+		for _, n := range l.Holders(p) {
+			hold = append(hold, p+":"+n.Name)
+		}
+	}
+	return fmt.Sprintf("%s; holders %v; router neighbours: %s; nft: %s", last, hold,
+		out("ip", "-n", l.Cloud, "neigh"), strings.Join(strings.Fields(out("ip", "netns", "exec", l.Cloud, "nft", "list", "chain", "ip", "floatip", "pre")), " "))
+}

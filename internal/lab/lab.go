@@ -1,0 +1,531 @@
+// Package lab runs a real Pacemaker + Corosync cluster on one machine: N
+// nodes, each in its own network, mount, UTS, IPC and PID namespaces, on a
+// bridge in a "cloud" namespace that also runs the fake cloud API and
+// metadata service as a real HTTP server and routes a client namespace to
+// the nodes. Nothing touches the host's interfaces; every process the lab
+// starts is recorded and only those are signalled.
+package lab
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloudvip/floatip/internal/fakecloud/dofake"
+	"github.com/cloudvip/floatip/internal/nstest"
+)
+
+// Addresses. Nodes and the cloud router share 10.250.0.0/24 (the LAN, and
+// each node's address doubles as its DigitalOcean anchor IP); the client
+// sits behind the router on 10.250.9.0/24, so it reaches a LAN VIP through
+// the router's ARP cache and a reserved IP through the router's DNAT.
+const (
+	RouterLAN   = "10.250.0.100"
+	RouterWAN   = "10.250.9.1"
+	ClientAddr  = "10.250.9.2"
+	LANVIP      = "10.250.0.200"
+	ReservedIP  = "203.0.113.50"
+	DOToken     = "dop_v1_lab0123456789abcdef0123456789abcdef"
+	WebPort     = "8080"
+	dropletBase = 200
+)
+
+// Config shapes a lab.
+type Config struct {
+	Nodes int    // default 3
+	Token int    // corosync totem token in ms; 0 = corosync's default
+	Dir   string // state directory; default a new /tmp directory
+	Self  string // the lab binary, re-executed as each node's init
+	// ActionTime is how long the fake DigitalOcean keeps an assign in progress.
+	ActionTime time.Duration
+	Log        func(format string, args ...any)
+	// Created, if set, gets the lab as soon as it exists, before the
+	// cluster is up, so an interrupt handler can tear down a half-built one.
+	Created func(*Lab)
+}
+
+// Node is one cluster node.
+type Node struct {
+	Name string // n1, n2, ...
+	NS   string // network namespace
+	Addr string
+	Dir  string
+	cmd  *exec.Cmd // unshare, parent of the node's init
+}
+
+// Lab is a running cluster.
+type Lab struct {
+	cfg    Config
+	ID     string
+	Cloud  string // namespace: bridge, router, fake cloud
+	Client string // namespace
+	Nodes  []*Node
+	Fake   *dofake.Fake
+	API    string // fake cloud origin, as nodes see it
+	srv    *http.Server
+	mu     sync.Mutex
+	events []Event
+	owned  []string // namespaces to delete
+}
+
+// Event is something the lab observed, for timelines.
+type Event struct {
+	At   time.Time
+	What string
+}
+
+// Record adds an event.
+func (l *Lab) Record(what string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, Event{time.Now(), what})
+}
+
+// Events returns the recorded events.
+func (l *Lab) Events() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Event(nil), l.events...)
+}
+
+func (l *Lab) logf(format string, args ...any) {
+	if l.cfg.Log != nil {
+		l.cfg.Log(format, args...)
+	}
+}
+
+func sh(args ...string) error {
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// Up builds the namespaces, starts every node and waits until all are
+// online in one partition with quorum. On error everything is torn down.
+func Up(cfg Config) (l *Lab, err error) {
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("lab: needs root (namespaces, corosync, pacemaker)")
+	}
+	for _, tool := range []string{"corosync", "pacemakerd", "crm_mon", "nsenter", "unshare", "ip", "nft"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return nil, fmt.Errorf("lab: %s is not installed (make deps installs it)", tool)
+		}
+	}
+	if cfg.Nodes == 0 {
+		cfg.Nodes = 3
+	}
+	if cfg.Dir == "" {
+		if cfg.Dir, err = os.MkdirTemp("", "floatip-lab-"); err != nil {
+			return nil, err
+		}
+	}
+	id := strconv.Itoa(os.Getpid() % 100000)
+	l = &Lab{cfg: cfg, ID: id, Cloud: "flc" + id, Client: "flk" + id}
+	if cfg.Created != nil {
+		cfg.Created(l)
+	}
+	defer func() {
+		if err != nil {
+			l.Down()
+		}
+	}()
+	if err := l.network(); err != nil {
+		return l, err
+	}
+	if err := l.cloud(); err != nil {
+		return l, err
+	}
+	t0 := time.Now()
+	for _, n := range l.Nodes {
+		if err := l.prepare(n); err != nil {
+			return l, err
+		}
+		if err := l.Start(n); err != nil {
+			return l, err
+		}
+	}
+	if err := l.WaitOnline(l.Nodes, 90*time.Second); err != nil {
+		return l, err
+	}
+	l.logf("cluster of %d nodes up after %.1f s (corosync token %d ms)", len(l.Nodes), time.Since(t0).Seconds(), cfg.Token)
+	return l, nil
+}
+
+func (l *Lab) addNS(name string) error {
+	if err := sh("ip", "netns", "add", name); err != nil {
+		return err
+	}
+	l.owned = append(l.owned, name)
+	return sh("ip", "-n", name, "link", "set", "lo", "up")
+}
+
+func (l *Lab) network() error {
+	for _, ns := range []string{l.Cloud, l.Client} {
+		if err := l.addNS(ns); err != nil {
+			return err
+		}
+	}
+	c, k := l.Cloud, l.Client
+	for _, cmd := range [][]string{
+		{"ip", "-n", c, "link", "add", "br0", "type", "bridge"},
+		{"ip", "-n", c, "addr", "add", RouterLAN + "/24", "dev", "br0"},
+		{"ip", "-n", c, "link", "set", "br0", "up"},
+		{"ip", "-n", c, "link", "add", "wan0", "type", "veth", "peer", "name", "eth0", "netns", k},
+		{"ip", "-n", c, "addr", "add", RouterWAN + "/24", "dev", "wan0"},
+		{"ip", "-n", c, "link", "set", "wan0", "up"},
+		{"ip", "-n", k, "addr", "add", ClientAddr + "/24", "dev", "eth0"},
+		{"ip", "-n", k, "link", "set", "eth0", "up"},
+		{"ip", "-n", k, "route", "add", "10.250.0.0/24", "via", RouterWAN},
+		{"ip", "-n", k, "route", "add", "203.0.113.0/24", "via", RouterWAN},
+		{"ip", "netns", "exec", c, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
+		{"ip", "netns", "exec", c, "nft", "add table ip floatip; add chain ip floatip pre { type nat hook prerouting priority -100; }"},
+	} {
+		if err := sh(cmd...); err != nil {
+			return err
+		}
+	}
+	for i := 1; i <= l.cfg.Nodes; i++ {
+		n := &Node{Name: fmt.Sprintf("n%d", i), NS: fmt.Sprintf("fln%s-%d", l.ID, i), Addr: fmt.Sprintf("10.250.0.%d", 10+i),
+			Dir: filepath.Join(l.cfg.Dir, fmt.Sprintf("n%d", i))}
+		l.Nodes = append(l.Nodes, n)
+		if err := l.addNS(n.NS); err != nil {
+			return err
+		}
+		port := fmt.Sprintf("p%d", i)
+		for _, cmd := range [][]string{
+			{"ip", "-n", c, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", n.NS},
+			{"ip", "-n", c, "link", "set", port, "master", "br0", "up"},
+		} {
+			if err := sh(cmd...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// cloud serves the fake DigitalOcean API and metadata service from the
+// cloud namespace and routes the reserved IP to the holder's anchor (DNAT).
+func (l *Lab) cloud() error {
+	f := dofake.New(DOToken)
+	f.ActionTime = l.cfg.ActionTime
+	f.PerMinute, f.PerHour = 250, 5000
+	for i, n := range l.Nodes {
+		f.AddDroplet(dropletBase+i+1, n.Addr)
+	}
+	f.AddIP(ReservedIP, "fra1", 0)
+	f.OnRoute = func(ip netip.Addr, droplet int) {
+		rule := fmt.Sprintf("flush chain ip floatip pre; add rule ip floatip pre ip daddr %s counter dnat to %s", ip, l.anchor(droplet))
+		if droplet == 0 {
+			rule = "flush chain ip floatip pre"
+		}
+		if err := sh("ip", "netns", "exec", l.Cloud, "nft", rule); err != nil {
+			l.logf("cloud: route %s: %v", ip, err)
+		}
+		l.Record(fmt.Sprintf("cloud routes %s to %s", ip, l.DropletName(droplet)))
+	}
+	l.Fake = f
+	ln, err := nstest.In(l.Cloud, func() (net.Listener, error) { return net.Listen("tcp", RouterLAN+":80") })
+	if err != nil {
+		return err
+	}
+	l.srv = &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
+	go l.srv.Serve(ln)
+	l.API = "http://" + RouterLAN
+	return os.WriteFile(l.TokenFile(), []byte(DOToken+"\n"), 0o600)
+}
+
+// TokenFile is where the nodes read the DigitalOcean token (root-only).
+func (l *Lab) TokenFile() string { return filepath.Join(l.cfg.Dir, "digitalocean.token") }
+
+func (l *Lab) anchor(droplet int) string {
+	if i := droplet - dropletBase - 1; i >= 0 && i < len(l.Nodes) {
+		return l.Nodes[i].Addr
+	}
+	return "0.0.0.0"
+}
+
+// DropletName names a droplet by its node ("droplet 202 (n2)").
+func (l *Lab) DropletName(droplet int) string {
+	if droplet == 0 {
+		return "nobody"
+	}
+	if i := droplet - dropletBase - 1; i >= 0 && i < len(l.Nodes) {
+		return fmt.Sprintf("droplet %d (%s)", droplet, l.Nodes[i].Name)
+	}
+	return fmt.Sprintf("droplet %d", droplet)
+}
+
+// Droplet returns node n's droplet id.
+func (l *Lab) Droplet(n *Node) int {
+	for i, m := range l.Nodes {
+		if m == n {
+			return dropletBase + i + 1
+		}
+	}
+	return 0
+}
+
+func (l *Lab) prepare(n *Node) error {
+	for _, d := range []string{"etc/corosync", "var/lib/corosync", "var/log/corosync",
+		"var/lib/pacemaker/cib", "var/lib/pacemaker/pengine", "var/lib/pacemaker/blackbox", "var/lib/pacemaker/cores",
+		"var/log/pacemaker/bundles"} {
+		if err := os.MkdirAll(filepath.Join(n.Dir, d), 0o750); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(n.Dir, "etc/corosync/corosync.conf"), []byte(l.corosyncConf()), 0o644); err != nil {
+		return err
+	}
+	cib := filepath.Join(n.Dir, "var/lib/pacemaker/cib/cib.xml")
+	if err := os.WriteFile(cib, []byte(seedCIB), 0o600); err != nil {
+		return err
+	}
+	for _, d := range []string{"var/lib/pacemaker", "var/log/pacemaker"} {
+		if err := sh("chown", "-R", "hacluster:haclient", filepath.Join(n.Dir, d)); err != nil {
+			return err
+		}
+	}
+	return os.Chmod(filepath.Join(n.Dir, "var/log/pacemaker"), 0o770)
+}
+
+func (l *Lab) corosyncConf() string {
+	var b strings.Builder
+	b.WriteString("totem {\n    version: 2\n    cluster_name: floatiplab\n    transport: knet\n    crypto_cipher: none\n    crypto_hash: none\n")
+	if l.cfg.Token > 0 {
+		fmt.Fprintf(&b, "    token: %d\n", l.cfg.Token)
+	}
+	b.WriteString("}\nnodelist {\n")
+	for i, n := range l.Nodes {
+		fmt.Fprintf(&b, "    node {\n        ring0_addr: %s\n        name: %s\n        nodeid: %d\n    }\n", n.Addr, n.Name, i+1)
+	}
+	b.WriteString("}\nquorum {\n    provider: corosync_votequorum\n")
+	if len(l.Nodes) == 2 {
+		b.WriteString("    two_node: 1\n")
+	}
+	b.WriteString("}\nlogging {\n    to_logfile: yes\n    logfile: /var/log/corosync/corosync.log\n    to_syslog: no\n    to_stderr: no\n    timestamp: hires\n}\n")
+	return b.String()
+}
+
+// seedCIB is every node's first CIB: no fencing (the lab has none), a
+// fast first DC election, stop without quorum, and stickiness so a node
+// that comes back does not pull resources back.
+const seedCIB = `<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">
+  <configuration>
+    <crm_config>
+      <cluster_property_set id="cib-bootstrap-options">
+        <nvpair id="opt-stonith-enabled" name="stonith-enabled" value="false"/>
+        <nvpair id="opt-dc-deadtime" name="dc-deadtime" value="2s"/>
+        <nvpair id="opt-no-quorum-policy" name="no-quorum-policy" value="stop"/>
+      </cluster_property_set>
+    </crm_config>
+    <nodes/>
+    <resources/>
+    <constraints/>
+    <rsc_defaults>
+      <meta_attributes id="rsc-options">
+        <nvpair id="rsc-options-resource-stickiness" name="resource-stickiness" value="100"/>
+      </meta_attributes>
+    </rsc_defaults>
+  </configuration>
+  <status/>
+</cib>
+`
+
+// Start (re)starts node n: like a reboot, its LAN address is reset and its
+// /run is fresh.
+func (l *Lab) Start(n *Node) error {
+	for _, cmd := range [][]string{
+		{"ip", "-n", n.NS, "addr", "flush", "dev", "eth0"},
+		{"ip", "-n", n.NS, "addr", "add", n.Addr + "/24", "dev", "eth0"},
+		{"ip", "-n", n.NS, "link", "set", "eth0", "up"},
+		{"ip", "-n", n.NS, "route", "replace", "10.250.9.0/24", "via", RouterLAN},
+	} {
+		if err := sh(cmd...); err != nil {
+			return err
+		}
+	}
+	logf, err := os.OpenFile(filepath.Join(n.Dir, "init.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command("nsenter", "--net=/run/netns/"+n.NS, "--",
+		"unshare", "--mount", "--uts", "--ipc", "--pid", "--kill-child", "--mount-proc", "--propagation", "private", "--",
+		l.cfg.Self, "_node", n.Name, n.Dir)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", n.Name, err)
+	}
+	n.cmd = cmd
+	go cmd.Wait()
+	os.WriteFile(filepath.Join(n.Dir, "unshare.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+	return nil
+}
+
+// initPID is the host PID of node n's init (the child of unshare), 0 if down.
+func (n *Node) initPID() int {
+	if n.cmd == nil || n.cmd.Process == nil || !alive(n.cmd.Process.Pid) {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", n.cmd.Process.Pid, n.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	pid, _ := strconv.Atoi(f[0])
+	if !alive(pid) {
+		return 0
+	}
+	return pid
+}
+
+// Up reports whether node n's init runs.
+func (n *Node) Up() bool { return n.initPID() != 0 }
+
+// alive: a zombie counts as dead (PID 1 here reaps orphans only every ~2 s).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
+}
+
+// X runs a command inside node n (all its namespaces) and returns its
+// combined output.
+func (l *Lab) X(n *Node, args ...string) (string, error) {
+	pid := n.initPID()
+	if pid == 0 {
+		return "", fmt.Errorf("%s is down", n.Name)
+	}
+	a := append([]string{"-t", strconv.Itoa(pid), "-n", "-m", "-u", "-i", "-p", "--"}, args...)
+	out, err := exec.Command("nsenter", a...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s on %s: %v: %s", strings.Join(args, " "), n.Name, err, bytes.TrimSpace(out))
+	}
+	return string(out), nil
+}
+
+// WaitOnline waits until each of nodes sees all of them online with quorum.
+func (l *Lab) WaitOnline(nodes []*Node, d time.Duration) error {
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.Name
+	}
+	want := "Online: [ " + strings.Join(names, " ") + " ]"
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		ok := true
+		for _, n := range nodes {
+			out, err := l.X(n, "crm_mon", "-1")
+			if err != nil || !strings.Contains(out, "partition with quorum") || !strings.Contains(out, want) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("lab: nodes %v not all online with quorum after %v; logs in %s", names, d, l.cfg.Dir)
+}
+
+// Kill hard-kills node n: SIGKILL to its whole PID namespace and its link
+// down, a node that lost power.
+func (l *Lab) Kill(n *Node) error {
+	pid := n.initPID()
+	if n.cmd == nil || n.cmd.Process == nil {
+		return fmt.Errorf("%s was not started by this lab", n.Name)
+	}
+	n.cmd.Process.Kill() // --kill-child: the namespace's init gets SIGKILL, the kernel ends the rest
+	if err := sh("ip", "-n", n.NS, "link", "set", "eth0", "down"); err != nil {
+		return err
+	}
+	for end := time.Now().Add(10 * time.Second); pid != 0 && alive(pid) && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// Stop stops node n gracefully (Pacemaker first, then Corosync).
+func (l *Lab) Stop(n *Node) error {
+	pid := n.initPID()
+	if pid == 0 {
+		return nil
+	}
+	if err := syscallKill(pid, "TERM"); err != nil {
+		return err
+	}
+	for end := time.Now().Add(60 * time.Second); alive(pid); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(end) {
+			n.cmd.Process.Kill()
+			return fmt.Errorf("%s did not stop within 60 s; killed", n.Name)
+		}
+	}
+	return nil
+}
+
+// LinkDown cuts node n off the LAN (a partition); LinkUp restores it.
+func (l *Lab) LinkDown(n *Node) error { return sh("ip", "-n", n.NS, "link", "set", "eth0", "down") }
+
+// LinkUp restores node n's link and its route to the client network (the
+// kernel drops routes through a link that goes down).
+func (l *Lab) LinkUp(n *Node) error {
+	if err := sh("ip", "-n", n.NS, "link", "set", "eth0", "up"); err != nil {
+		return err
+	}
+	return sh("ip", "-n", n.NS, "route", "replace", "10.250.9.0/24", "via", RouterLAN)
+}
+
+// Down stops every node (gracefully, then by force), stops the fake cloud
+// and deletes every namespace the lab created. Logs stay in the directory.
+func (l *Lab) Down() {
+	var wg sync.WaitGroup
+	for _, n := range l.Nodes {
+		if n.Up() {
+			wg.Add(1)
+			go func(n *Node) {
+				defer wg.Done()
+				pid := n.initPID()
+				syscallKill(pid, "TERM")
+				for end := time.Now().Add(30 * time.Second); alive(pid) && time.Now().Before(end); {
+					time.Sleep(100 * time.Millisecond)
+				}
+				if n.cmd != nil && n.cmd.Process != nil {
+					n.cmd.Process.Kill()
+				}
+			}(n)
+		}
+	}
+	wg.Wait()
+	if l.Fake != nil {
+		l.Fake.Close()
+	}
+	if l.srv != nil {
+		l.srv.Close()
+	}
+	for i := len(l.owned) - 1; i >= 0; i-- {
+		exec.Command("ip", "netns", "del", l.owned[i]).Run()
+	}
+	l.owned = nil
+}
+
+// Dir is the lab's state directory.
+func (l *Lab) Dir() string { return l.cfg.Dir }

@@ -1,0 +1,250 @@
+package lab
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// VIP is the address clients use for provider p.
+func VIP(p string) string {
+	if p == "digitalocean" {
+		return ReservedIP
+	}
+	return LANVIP
+}
+
+// CreateResources configures, with the commands a user types on a node, a
+// cloned web service and the VIP colocated with it, and waits until the
+// VIP runs. agent is "ocf:cloudvip:floatip" or "ocf:heartbeat:IPaddr2"
+// (provider none only).
+func (l *Lab) CreateResources(agent, provider string) error {
+	n := l.firstUp()
+	if n == nil {
+		return fmt.Errorf("lab: no node is up")
+	}
+	if _, err := l.X(n, "crm_resource", "--locate", "-r", "web-clone"); err != nil {
+		if _, err := l.X(n, "pcs", "resource", "create", "web", "ocf:heartbeat:anything",
+			"binfile="+l.cfg.Self, "cmdline_options=_web", "op", "monitor", "interval=5s", "clone"); err != nil {
+			return err
+		}
+	}
+	args := []string{"pcs", "resource", "create", "vip", agent}
+	switch {
+	case provider == "digitalocean":
+		args = append(args, "ip="+ReservedIP, "provider=digitalocean", "api_url="+l.API, "metadata_url="+l.API,
+			"token_file="+l.TokenFile(), "op", "start", "timeout=60s")
+	case strings.HasSuffix(agent, "IPaddr2"):
+		args = append(args, "ip="+LANVIP, "cidr_netmask=24", "nic=eth0")
+	default:
+		args = append(args, "ip="+LANVIP, "cidr_netmask=24", "nic=eth0")
+	}
+	args = append(args, "op", "monitor", "interval=2s", "timeout=20s")
+	if _, err := l.X(n, args...); err != nil {
+		return err
+	}
+	// A finite score: with INFINITY every node running the web clone scores
+	// INFINITY, stickiness (100) is absorbed, and in this lab the VIP
+	// failed back to a node rejoining after a partition.
+	if _, err := l.X(n, "pcs", "constraint", "colocation", "add", "vip", "with", "web-clone", "1000"); err != nil {
+		return err
+	}
+	_, err := l.WaitRunning("vip", nil, 30*time.Second)
+	return err
+}
+
+// DeleteVIP removes the vip resource and waits until it is gone.
+func (l *Lab) DeleteVIP() error {
+	n := l.firstUp()
+	if _, err := l.X(n, "pcs", "resource", "delete", "vip", "--force"); err != nil {
+		return err
+	}
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		if out, _ := l.X(n, "crm_mon", "-1"); !strings.Contains(out, "vip\t") && !strings.Contains(out, " vip ") {
+			return nil
+		}
+	}
+	return fmt.Errorf("lab: vip still configured")
+}
+
+func (l *Lab) firstUp() *Node {
+	for _, n := range l.Nodes {
+		if n.Up() {
+			return n
+		}
+	}
+	return nil
+}
+
+var runningOn = regexp.MustCompile(`is running on: (\S+)`)
+
+// Locate returns where Pacemaker runs rsc, asked on node from (nil: any up node).
+func (l *Lab) Locate(rsc string, from *Node) (*Node, error) {
+	if from == nil {
+		from = l.firstUp()
+	}
+	out, err := l.X(from, "crm_resource", "--locate", "-r", rsc)
+	if err != nil {
+		return nil, err
+	}
+	m := runningOn.FindAllStringSubmatch(out, -1)
+	if len(m) != 1 {
+		return nil, fmt.Errorf("lab: %s runs on %d nodes: %s", rsc, len(m), strings.TrimSpace(out))
+	}
+	return l.Node(m[0][1]), nil
+}
+
+// Node returns the node called name.
+func (l *Lab) Node(name string) *Node {
+	for _, n := range l.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// WaitRunning waits until rsc runs on exactly one node other than not.
+func (l *Lab) WaitRunning(rsc string, not *Node, d time.Duration) (*Node, error) {
+	var last error
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, from := range l.Nodes {
+			if from == not || !from.Up() {
+				continue
+			}
+			n, err := l.Locate(rsc, from)
+			if err == nil && n != nil && n != not {
+				return n, nil
+			}
+			last = err
+			break
+		}
+	}
+	return nil, fmt.Errorf("lab: %s not running after %v: %v", rsc, d, last)
+}
+
+var dcRe = regexp.MustCompile(`Current DC: (\S+)`)
+
+// DC returns the designated controller as node from sees it.
+func (l *Lab) DC(from *Node) *Node {
+	out, _ := l.X(from, "crm_mon", "-1")
+	if m := dcRe.FindStringSubmatch(out); m != nil {
+		return l.Node(m[1])
+	}
+	return nil
+}
+
+// MoveTo moves rsc to node n and drops the move constraint (stickiness
+// keeps it there).
+func (l *Lab) MoveTo(rsc string, n *Node) error {
+	from := l.firstUp()
+	if _, err := l.X(from, "crm_resource", "--move", "-r", rsc, "-N", n.Name); err != nil {
+		return err
+	}
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if at, err := l.Locate(rsc, from); err == nil && at == n {
+			break
+		}
+	}
+	_, err := l.X(from, "crm_resource", "--clear", "-r", rsc)
+	return err
+}
+
+// Holders lists the nodes that hold the VIP locally: the address bound
+// (provider none) or floatip's claim record (a cloud provider).
+func (l *Lab) Holders(provider string) []*Node {
+	var out []*Node
+	for _, n := range l.Nodes {
+		if n.Up() && l.holds(n, provider) { // a dead node's leftovers serve nobody
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (l *Lab) holds(n *Node, provider string) bool {
+	if provider == "digitalocean" {
+		pid := n.initPID()
+		if pid == 0 {
+			return false
+		}
+		_, err := os.Stat(fmt.Sprintf("/proc/%d/root/run/resource-agents/floatip-%s.claim", pid, ReservedIP))
+		return err == nil
+	}
+	out, err := exec.Command("ip", "-n", n.NS, "-o", "-4", "addr", "show", "dev", "eth0").Output()
+	return err == nil && strings.Contains(string(out), " "+LANVIP+"/")
+}
+
+// CloudHolder is the node the fake cloud routes the reserved IP to.
+func (l *Lab) CloudHolder() *Node {
+	d := l.Fake.Holder(ReservedIP)
+	if i := d - dropletBase - 1; i >= 0 && i < len(l.Nodes) {
+		return l.Nodes[i]
+	}
+	return nil
+}
+
+// PacemakerLog returns node n's pacemaker.log.
+func (n *Node) PacemakerLog() string { return filepath.Join(n.Dir, "var/log/pacemaker/pacemaker.log") }
+
+// CorosyncLog returns node n's corosync.log.
+func (n *Node) CorosyncLog() string { return filepath.Join(n.Dir, "var/log/corosync/corosync.log") }
+
+// execTime finds, in node n's Pacemaker log, the execution time of the
+// last "start" of rsc, as pacemaker-execd logs it.
+var execRe = regexp.MustCompile(`(\S+) start \(call \d+, PID \d+\) exited with status 0 \(execution time (\d+)ms`)
+
+// StartTime returns how long the last start of rsc on n took (from the
+// Pacemaker log), or 0.
+func (n *Node) StartTime(rsc string) time.Duration {
+	f, err := os.Open(n.PacemakerLog())
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var last time.Duration
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if m := execRe.FindStringSubmatch(sc.Text()); m != nil && m[1] == rsc {
+			ms, _ := strconv.Atoi(m[2])
+			last = time.Duration(ms) * time.Millisecond
+		}
+	}
+	return last
+}
+
+// membershipRe matches corosync's "A new membership" line with hires timestamps.
+var membershipRe = regexp.MustCompile(`^(\w{3} \d+ \d\d:\d\d:\d\d\.\d{3}) .*A new membership`)
+
+// MembershipAfter returns when node n's Corosync formed its first new
+// membership after t (zero if none).
+func (n *Node) MembershipAfter(t time.Time) time.Time {
+	f, err := os.Open(n.CorosyncLog())
+	if err != nil {
+		return time.Time{}
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		m := membershipRe.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		at, err := time.ParseInLocation("Jan 2 15:04:05.000", m[1], time.Local)
+		if err != nil {
+			continue
+		}
+		at = at.AddDate(t.Year(), 0, 0)
+		if at.After(t) {
+			return at
+		}
+	}
+	return time.Time{}
+}
