@@ -1,3 +1,124 @@
 package main
 
-func benchFailover(args []string) int { return 2 }
+import (
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/cloudvip/floatip/internal/lab"
+)
+
+// benchFailover hard-kills the node holding the VIP again and again,
+// rotating the victim and never killing the DC (a DC kill adds an
+// election): floatip and IPaddr2 alternate for provider none, then floatip
+// with DigitalOcean. It prints median / p95 / max outage, lost requests
+// and the agent's own start time from Pacemaker's log.
+func benchFailover(args []string) int {
+	fs, c := flags("bench-failover")
+	runs := fs.Int("runs", 20, "failovers per configuration")
+	fs.Parse(args)
+	self, _ := os.Executable()
+	t0 := time.Now()
+	say := func(format string, a ...any) {
+		fmt.Printf("%7.1fs  %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
+	}
+	var half *lab.Lab
+	onInterrupt(func() {
+		if half != nil {
+			half.Down()
+		}
+	})
+	l, err := lab.Up(lab.Config{Nodes: c.nodes, Token: c.token, Self: self, Log: say, Created: func(l *lab.Lab) { half = l }})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
+		return 1
+	}
+	defer func() { l.Down(); os.RemoveAll(l.Dir()) }()
+	type config struct{ name, agent, provider string }
+	none := []config{{"floatip (none)", "ocf:cloudvip:floatip", "none"}, {"IPaddr2", "ocf:heartbeat:IPaddr2", "none"}}
+	do := []config{{"floatip (digitalocean)", "ocf:cloudvip:floatip", "digitalocean"}}
+	results := map[string][]*lab.Result{}
+	current := ""
+	run := func(cf config, i int) error {
+		if current != cf.name {
+			if current != "" {
+				if err := l.DeleteVIP(); err != nil {
+					return err
+				}
+			}
+			if err := l.CreateResources(cf.agent, cf.provider); err != nil {
+				return err
+			}
+			current = cf.name
+		}
+		// Rotate the victim over the nodes that are not the DC.
+		dc := l.DC(l.Nodes[0])
+		var cands []*lab.Node
+		for _, n := range l.Nodes {
+			if n != dc {
+				cands = append(cands, n)
+			}
+		}
+		target := cands[i%len(cands)]
+		if at, err := l.Locate("vip", nil); err != nil {
+			return err
+		} else if at != target {
+			if err := l.MoveTo("vip", target); err != nil {
+				return err
+			}
+		}
+		res, err := l.Failover("kill", cf.provider, cf.agent, target)
+		if err != nil {
+			return err
+		}
+		results[cf.name] = append(results[cf.name], res)
+		say("%-24s run %2d: killed %s, %s answers after %4.0f ms, %2d requests lost, agent start %v%s",
+			cf.name, i+1, target.Name, res.Survivor.Name, ms(res.Outage), res.Lost, res.Start, problems(res))
+		return nil
+	}
+	for i := 0; i < *runs; i++ {
+		for _, cf := range none {
+			if err := run(cf, i); err != nil {
+				fmt.Fprintln(os.Stderr, "floatip-lab:", err)
+				return 1
+			}
+		}
+	}
+	for i := 0; i < *runs; i++ {
+		if err := run(do[0], i); err != nil {
+			fmt.Fprintln(os.Stderr, "floatip-lab:", err)
+			return 1
+		}
+	}
+	fmt.Printf("\n%d nodes, corosync token %d ms, monitor 2 s, client request every %v; outage = kill -> first good reply\n\n", c.nodes, c.token, lab.PollEvery)
+	fmt.Printf("| configuration | runs | median outage | p95 | max | median requests lost | median agent start |\n|---|---|---|---|---|---|---|\n")
+	med := map[string]time.Duration{}
+	for _, cf := range append(none, do...) {
+		rs := results[cf.name]
+		var out, start []time.Duration
+		var lost []int
+		for _, r := range rs {
+			out = append(out, r.Outage)
+			start = append(start, r.Start)
+			lost = append(lost, r.Lost)
+		}
+		slices.Sort(out)
+		slices.Sort(start)
+		slices.Sort(lost)
+		med[cf.name] = out[len(out)/2]
+		fmt.Printf("| %s | %d | %.0f ms | %.0f ms | %.0f ms | %d | %v |\n", cf.name, len(rs), ms(out[len(out)/2]),
+			ms(out[min(len(out)-1, (len(out)*95+99)/100-1)]), ms(out[len(out)-1]), lost[len(lost)/2], start[len(start)/2])
+	}
+	fmt.Printf("\nratio of median outages, floatip / IPaddr2 (provider none): %.3f\n", float64(med[none[0].name])/float64(med[none[1].name]))
+	return 0
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func problems(r *lab.Result) string {
+	if len(r.Problems) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" PROBLEMS: %v", r.Problems)
+}
