@@ -105,6 +105,10 @@ func printTimeline(res *lab.Result) {
 	fmt.Printf("\ntimeline of the failover (provider %s, %s -> %s)\n", res.Provider, res.Victim.Name, res.Survivor.Name)
 	fmt.Printf("  %s  %s hard-killed\n", rel(res.At, res.At), res.Victim.Name)
 	fmt.Printf("  %s  Corosync on %s forms a new membership\n", rel(res.Membership, res.At), res.Survivor.Name)
+	if !res.Started.IsZero() {
+		fmt.Printf("  %s  floatip start begins on %s (Pacemaker's log)\n", rel(res.Started.Add(-res.Start), res.At), res.Survivor.Name)
+		fmt.Printf("  %s  floatip start done (%v)\n", rel(res.Started, res.At), res.Start)
+	}
 	if !res.CloudMoved.IsZero() {
 		fmt.Printf("  %s  the cloud routes the IP to %s (move confirmed)\n", rel(res.CloudMoved, res.At), res.Survivor.Name)
 	}

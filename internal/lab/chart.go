@@ -69,8 +69,11 @@ func Chart(r *Result) string {
 	}
 	mark(r.At, r.Kind+" "+r.Victim.Name, "#d33", 0)
 	mark(r.Membership, "new membership", "#a60", 1)
-	mark(r.CloudMoved, "cloud routes to "+r.Survivor.Name, "#707", 2)
-	mark(r.FirstReply, "first reply from "+r.Survivor.Name, "#2a7", 3)
+	if !r.Started.IsZero() {
+		mark(r.Started.Add(-r.Start), "start on "+r.Survivor.Name, "#555", 2)
+	}
+	mark(r.CloudMoved, "cloud routes to "+r.Survivor.Name, "#707", 3)
+	mark(r.FirstReply, "first reply from "+r.Survivor.Name, "#2a7", 4)
 	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#27c">● %s</text><text x="%d" y="%d" fill="#2a7">● %s</text><text x="%d" y="%d" fill="#d33">| failed request</text>`+"\n",
 		W-330, top-8, r.Victim.Name, W-250, top-8, r.Survivor.Name, W-170, top-8)
 	b.WriteString("</svg>\n")

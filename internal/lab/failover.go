@@ -79,6 +79,7 @@ type Result struct {
 	Outage                time.Duration // At -> FirstReply
 	Lost                  int           // failed client requests in between
 	Start                 time.Duration // the agent's start on the survivor (Pacemaker's log)
+	Started               time.Time     // when that start finished
 	Replies               []Reply
 	Events                []Event
 	Problems              []string // invariant violations
@@ -139,7 +140,7 @@ func (l *Lab) Failover(kind, provider, agent string, victim *Node) (*Result, err
 	// names, and the cloud routes the IP there.
 	time.Sleep(3 * time.Second)
 	l.checkInvariants(res, provider, res.Survivor)
-	res.Start = res.Survivor.StartTime("vip")
+	res.Started, res.Start = res.Survivor.StartTime("vip", res.At)
 	res.Membership = res.Survivor.MembershipAfter(res.At)
 	for _, e := range l.Events() {
 		if e.At.After(res.At) && strings.HasPrefix(e.What, "cloud routes") && strings.Contains(e.What, "("+res.Survivor.Name+")") {

@@ -196,32 +196,48 @@ func (n *Node) PacemakerLog() string { return filepath.Join(n.Dir, "var/log/pace
 // CorosyncLog returns node n's corosync.log.
 func (n *Node) CorosyncLog() string { return filepath.Join(n.Dir, "var/log/corosync/corosync.log") }
 
-// execTime finds, in node n's Pacemaker log, the execution time of the
-// last "start" of rsc, as pacemaker-execd logs it.
-var execRe = regexp.MustCompile(`(\S+) start \(call \d+, PID \d+\) exited with status 0 \(execution time (\d+)ms`)
+// execRe matches pacemaker-execd's line for a finished start, with the
+// log's millisecond timestamp.
+var execRe = regexp.MustCompile(`^(\w{3} +\d+ \d\d:\d\d:\d\d\.\d{3}) .* (\S+) start \(call \d+, PID \d+\) exited with status 0 \(execution time (\d+)ms`)
 
-// StartTime returns how long the last start of rsc on n took (from the
-// Pacemaker log), or 0.
-func (n *Node) StartTime(rsc string) time.Duration {
+// StartTime returns when the last start of rsc on n after t finished and
+// how long it took (from the Pacemaker log); zero if none.
+func (n *Node) StartTime(rsc string, t time.Time) (time.Time, time.Duration) {
 	f, err := os.Open(n.PacemakerLog())
 	if err != nil {
-		return 0
+		return time.Time{}, 0
 	}
 	defer f.Close()
-	var last time.Duration
+	var end time.Time
+	var took time.Duration
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if m := execRe.FindStringSubmatch(sc.Text()); m != nil && m[1] == rsc {
-			ms, _ := strconv.Atoi(m[2])
-			last = time.Duration(ms) * time.Millisecond
+		m := execRe.FindStringSubmatch(sc.Text())
+		if m == nil || m[2] != rsc {
+			continue
 		}
+		at, ok := logTime(m[1], t)
+		if !ok || at.Before(t) {
+			continue
+		}
+		ms, _ := strconv.Atoi(m[3])
+		end, took = at, time.Duration(ms)*time.Millisecond
 	}
-	return last
+	return end, took
+}
+
+// logTime parses "Nov 22 01:15:39.835" in the year of ref.
+func logTime(s string, ref time.Time) (time.Time, bool) {
+	at, err := time.ParseInLocation("Jan 2 15:04:05.000", strings.Join(strings.Fields(s), " "), time.Local)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return at.AddDate(ref.Year(), 0, 0), true
 }
 
 // membershipRe matches corosync's "A new membership" line with hires timestamps.
-var membershipRe = regexp.MustCompile(`^(\w{3} \d+ \d\d:\d\d:\d\d\.\d{3}) .*A new membership`)
+var membershipRe = regexp.MustCompile(`^(\w{3} +\d+ \d\d:\d\d:\d\d\.\d{3}) .*A new membership`)
 
 // MembershipAfter returns when node n's Corosync formed its first new
 // membership after t (zero if none).
@@ -237,12 +253,8 @@ func (n *Node) MembershipAfter(t time.Time) time.Time {
 		if m == nil {
 			continue
 		}
-		at, err := time.ParseInLocation("Jan 2 15:04:05.000", m[1], time.Local)
-		if err != nil {
-			continue
-		}
-		at = at.AddDate(t.Year(), 0, 0)
-		if at.After(t) {
+		at, ok := logTime(m[1], t)
+		if ok && at.After(t) {
 			return at
 		}
 	}
