@@ -17,6 +17,7 @@ import (
 func benchFailover(args []string) int {
 	fs, c := flags("bench-failover")
 	runs := fs.Int("runs", 20, "failovers per configuration")
+	only := fs.String("only", "", "run one configuration: floatip, ipaddr2 or digitalocean (default: all three)")
 	fs.Parse(args)
 	self, _ := os.Executable()
 	t0 := time.Now()
@@ -77,6 +78,18 @@ func benchFailover(args []string) int {
 			cf.name, i+1, target.Name, res.Survivor.Name, ms(res.Outage), res.Lost, res.Start, problems(res))
 		return nil
 	}
+	switch *only {
+	case "":
+	case "floatip":
+		none, do = none[:1], nil
+	case "ipaddr2":
+		none, do = none[1:], nil
+	case "digitalocean":
+		none = nil
+	default:
+		fmt.Fprintf(os.Stderr, "floatip-lab: --only=%s: use floatip, ipaddr2 or digitalocean\n", *only)
+		return 2
+	}
 	for i := 0; i < *runs; i++ {
 		for _, cf := range none {
 			if err := run(cf, i); err != nil {
@@ -85,7 +98,7 @@ func benchFailover(args []string) int {
 			}
 		}
 	}
-	for i := 0; i < *runs; i++ {
+	for i := 0; i < *runs && len(do) > 0; i++ {
 		if err := run(do[0], i); err != nil {
 			fmt.Fprintln(os.Stderr, "floatip-lab:", err)
 			return 1
@@ -96,6 +109,9 @@ func benchFailover(args []string) int {
 	med := map[string]time.Duration{}
 	for _, cf := range append(none, do...) {
 		rs := results[cf.name]
+		if len(rs) == 0 {
+			continue
+		}
 		var out, start []time.Duration
 		var lost []int
 		for _, r := range rs {
@@ -110,7 +126,9 @@ func benchFailover(args []string) int {
 		fmt.Printf("| %s | %d | %.0f ms | %.0f ms | %.0f ms | %d | %v |\n", cf.name, len(rs), ms(out[len(out)/2]),
 			ms(out[min(len(out)-1, (len(out)*95+99)/100-1)]), ms(out[len(out)-1]), lost[len(lost)/2], start[len(start)/2])
 	}
-	fmt.Printf("\nratio of median outages, floatip / IPaddr2 (provider none): %.3f\n", float64(med[none[0].name])/float64(med[none[1].name]))
+	if len(none) == 2 {
+		fmt.Printf("\nratio of median outages, floatip / IPaddr2 (provider none): %.3f\n", float64(med[none[0].name])/float64(med[none[1].name]))
+	}
 	return 0
 }
 
