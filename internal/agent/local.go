@@ -151,23 +151,11 @@ func (a *Agent) bind(ctx context.Context, h *netvip.Handle, j *job, t target) er
 // unbind removes the address (from nic when set); absent is success.
 func (a *Agent) unbind(h *netvip.Handle, j *job) error {
 	c := j.Config
-	nic := c.NIC
-	if nic == "" {
-		nic = j.local.NIC
+	cur, err := find(h, j)
+	if errors.Is(err, netvip.ErrNoLink) {
+		a.Log.Infof("%v; %s is not bound", err, c.IP)
+		return nil
 	}
-	var on *netvip.Link
-	if nic != "" {
-		l, err := h.LinkByName(nic)
-		if errors.Is(err, netvip.ErrNoLink) {
-			a.Log.Infof("nic %s does not exist; %s is not bound", nic, c.IP)
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		on = &l
-	}
-	cur, err := h.Find(c.IP, on)
 	if err != nil {
 		return err
 	}
@@ -189,23 +177,10 @@ func (a *Agent) unbind(h *netvip.Handle, j *job) error {
 // error saying why not otherwise.
 func (a *Agent) bound(h *netvip.Handle, j *job) (*netvip.Addr, error) {
 	c := j.Config
-	nic := c.NIC
-	if nic == "" {
-		nic = j.local.NIC
-	}
-	var on *netvip.Link
-	if nic != "" {
-		l, err := h.LinkByName(nic)
-		if errors.Is(err, netvip.ErrNoLink) {
-			return nil, ocf.Errorf(ocf.NotRunning, "nic %s does not exist", nic)
-		}
-		if err != nil {
-			return nil, err
-		}
-		on = &l
-	}
-	cur, err := h.Find(c.IP, on)
+	cur, err := find(h, j)
 	switch {
+	case errors.Is(err, netvip.ErrNoLink):
+		return nil, ocf.WithStatus(ocf.NotRunning, err)
 	case err != nil:
 		return nil, err
 	case cur == nil:
@@ -216,6 +191,25 @@ func (a *Agent) bound(h *netvip.Handle, j *job) (*netvip.Addr, error) {
 		return nil, ocf.Errorf(ocf.NotRunning, "%s is on %s but the link is down (operstate %s)", c.IP, cur.Link.Name, cur.Link.Oper)
 	}
 	return cur, nil
+}
+
+// find looks the address up on the configured interface (nic, else the
+// provider's default), or on any interface when neither names one. A
+// named interface that does not exist is an error wrapping ErrNoLink.
+func find(h *netvip.Handle, j *job) (*netvip.Addr, error) {
+	nic := j.NIC
+	if nic == "" {
+		nic = j.local.NIC
+	}
+	var on *netvip.Link
+	if nic != "" {
+		l, err := h.LinkByName(nic)
+		if err != nil {
+			return nil, err
+		}
+		on = &l
+	}
+	return h.Find(j.IP, on)
 }
 
 // openNet opens netlink; failing to is a missing local prerequisite.
