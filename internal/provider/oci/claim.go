@@ -1,0 +1,291 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/common/auth"
+	"github.com/oracle/oci-go-sdk/v65/core"
+
+	"github.com/cloudvip/floatip/internal/provider"
+	"github.com/cloudvip/floatip/ocf"
+)
+
+// iamHint names the policy a dynamic group needs (OCI's policy reference:
+// UpdatePrivateIp needs PRIVATE_IP_UPDATE and VNIC_ASSIGN/VNIC_UNASSIGN).
+const iamHint = `the dynamic group likely lacks "Allow dynamic-group <group> to use private-ips in compartment <c>" and "... to use vnics in compartment <c>"`
+
+// api returns the VirtualNetwork client, authenticating on first use. The
+// SDK authenticates while it builds the client (instance principals: the
+// token request), which ignores contexts, so it runs in a goroutine that
+// the deadline can abandon.
+func (o *OCI) api(ctx context.Context) (*core.VirtualNetworkClient, error) {
+	if o.client != nil {
+		return o.client, nil
+	}
+	var cp common.ConfigurationProvider
+	switch o.Auth {
+	case "config_file":
+		if _, err := os.Stat(o.Config); errors.Is(err, fs.ErrNotExist) {
+			return nil, ocf.Errorf(ocf.ErrInstalled, "oci: oci_config %s does not exist; write the OCI config for root there or use oci_auth=instance_principal", o.Config)
+		} else if err != nil {
+			return nil, ocf.Errorf(ocf.ErrPerm, "oci: oci_config %s: %v", o.Config, err)
+		}
+		cp = common.CustomProfileConfigProvider(o.Config, o.Profile)
+	default:
+		region, err := o.imds(ctx, "instance/region")
+		if err != nil {
+			return nil, err
+		}
+		cert, err := o.imds(ctx, "identity/cert.pem")
+		if err != nil {
+			return nil, err
+		}
+		key, err := o.imds(ctx, "identity/key.pem")
+		if err != nil {
+			return nil, err
+		}
+		inter, err := o.imds(ctx, "identity/intermediate.pem")
+		if err != nil {
+			return nil, err
+		}
+		if o.AuthURL != "" {
+			os.Setenv("OCI_SDK_AUTH_CLIENT_REGION_URL", o.AuthURL) // read by the SDK's federation client
+		}
+		cp, err = auth.InstancePrincipalConfigurationWithCerts(common.StringToRegion(strings.TrimSpace(string(region))), cert, nil, key, [][]byte{inter})
+		if err != nil {
+			return nil, fmt.Errorf("oci: instance principal certificates: %w", err)
+		}
+	}
+	type built struct {
+		c   core.VirtualNetworkClient
+		err error
+	}
+	ch := make(chan built, 1)
+	go func() {
+		c, err := core.NewVirtualNetworkClientWithConfigurationProvider(cp)
+		ch <- built{c, err}
+	}()
+	var b built
+	select {
+	case b = <-ch:
+	case <-ctx.Done():
+		if o.Auth == "config_file" {
+			return nil, ocf.Errorf(ocf.ErrGeneric, "oci: config-file authentication did not finish before the deadline")
+		}
+		return nil, ocf.Errorf(ocf.ErrGeneric, "oci: instance principal token: none before the deadline (the token service is failing or slow)")
+	}
+	if b.err != nil {
+		if o.Auth == "config_file" {
+			return nil, ocf.Errorf(ocf.ErrInstalled, "oci: oci_config %s profile %s: %v", o.Config, o.Profile, b.err)
+		}
+		// A token fetch that fails is transient: resource-agents issue
+		// #2020 is such blips turned into failovers.
+		return nil, ocf.Errorf(ocf.ErrGeneric, "oci: instance principal token: %v", b.err)
+	}
+	c := b.c
+	if o.API != "" {
+		c.Host = o.API
+	}
+	c.Configuration.CircuitBreaker = nil
+	c.Configuration.RetryPolicy = nil
+	o.client = &c
+	return o.client, nil
+}
+
+// classify maps SDK failures to retries and OCF exit codes.
+func classify(err error, attempt int) provider.Verdict {
+	se, ok := common.IsServiceError(err)
+	if !ok {
+		return provider.Verdict{Retry: true} // network, timeouts, resets
+	}
+	switch code := se.GetHTTPStatusCode(); {
+	case code == http.StatusTooManyRequests || code >= 500 || code == http.StatusConflict:
+		return provider.Verdict{Retry: true}
+	case code == http.StatusUnauthorized || code == http.StatusNotFound:
+		return provider.Verdict{Retry: attempt < 2, Status: ocf.ErrPerm}
+	case code == http.StatusBadRequest:
+		return provider.Verdict{Status: ocf.ErrConfigured}
+	}
+	return provider.Verdict{Status: ocf.ErrGeneric}
+}
+
+func (o *OCI) wrap(what string, err error) error {
+	switch ocf.StatusOf(err) {
+	case ocf.ErrPerm:
+		return ocf.Errorf(ocf.ErrPerm, "oci: %s: %v; %s", what, err, iamHint)
+	case ocf.ErrConfigured:
+		return ocf.Errorf(ocf.ErrConfigured, "oci: %s: %v", what, err)
+	}
+	return fmt.Errorf("oci: %s: %w", what, err)
+}
+
+// addr is a private IP or IPv6 object as both APIs describe it.
+type addr struct{ id, vnic string }
+
+// lookup finds ip in subnet (nil when it does not exist), following pages.
+func (o *OCI) lookup(ctx context.Context, c *core.VirtualNetworkClient, ip netip.Addr, subnet string) (*addr, error) {
+	var found *addr
+	var page *string
+	for {
+		var next *string
+		err := provider.Retry(ctx, func(ctx context.Context) error {
+			s, sub := ip.String(), subnet
+			if ip.Is4() {
+				r, err := c.ListPrivateIps(ctx, core.ListPrivateIpsRequest{IpAddress: &s, SubnetId: &sub, Page: page})
+				for _, p := range r.Items {
+					if p.IpAddress != nil && *p.IpAddress == s && p.Id != nil {
+						found = &addr{id: *p.Id, vnic: deref(p.VnicId)}
+					}
+				}
+				next = r.OpcNextPage
+				return err
+			}
+			r, err := c.ListIpv6s(ctx, core.ListIpv6sRequest{IpAddress: &s, SubnetId: &sub, Page: page})
+			for _, p := range r.Items {
+				if p.IpAddress != nil && netip.MustParseAddr(*p.IpAddress) == ip && p.Id != nil {
+					found = &addr{id: *p.Id, vnic: deref(p.VnicId)}
+				}
+			}
+			next = r.OpcNextPage
+			return err
+		}, classify)
+		if err != nil {
+			return nil, o.wrap("list "+ip.String(), err)
+		}
+		if found != nil || next == nil {
+			return found, nil
+		}
+		page = next
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// subnetOf asks which subnet a VNIC is in (GetVnic; the metadata service
+// only knows the CIDR).
+func (o *OCI) subnetOf(ctx context.Context, c *core.VirtualNetworkClient, vnic string) (string, error) {
+	if o.subnet != "" {
+		return o.subnet, nil
+	}
+	err := provider.Retry(ctx, func(ctx context.Context) error {
+		r, err := c.GetVnic(ctx, core.GetVnicRequest{VnicId: &vnic})
+		if err == nil {
+			o.subnet = deref(r.SubnetId)
+		}
+		return err
+	}, classify)
+	if err != nil {
+		return "", o.wrap("get VNIC "+vnic, err)
+	}
+	return o.subnet, nil
+}
+
+// Claim moves ip to this instance's VNIC: nothing when it is already
+// there, UpdatePrivateIp when another VNIC in the subnet has it,
+// CreatePrivateIp when nobody does.
+func (o *OCI) Claim(ctx context.Context, ip netip.Addr) error {
+	vnic, _, _, err := o.vnic(ctx, ip)
+	if err != nil {
+		return err
+	}
+	c, err := o.api(ctx)
+	if err != nil {
+		return err
+	}
+	subnet, err := o.subnetOf(ctx, c, vnic)
+	if err != nil {
+		return err
+	}
+	cur, err := o.lookup(ctx, c, ip, subnet)
+	if err != nil {
+		return err
+	}
+	if cur != nil && cur.vnic == vnic {
+		o.env.Log.Infof("oci: %s is already on VNIC %s", ip, vnic)
+		return nil
+	}
+	s := ip.String()
+	err = provider.Retry(ctx, func(ctx context.Context) error {
+		var err error
+		switch {
+		case cur != nil && ip.Is4():
+			_, err = c.UpdatePrivateIp(ctx, core.UpdatePrivateIpRequest{PrivateIpId: &cur.id, UpdatePrivateIpDetails: core.UpdatePrivateIpDetails{VnicId: &vnic}})
+		case cur != nil:
+			_, err = c.UpdateIpv6(ctx, core.UpdateIpv6Request{Ipv6Id: &cur.id, UpdateIpv6Details: core.UpdateIpv6Details{VnicId: &vnic}})
+		case ip.Is4():
+			_, err = c.CreatePrivateIp(ctx, core.CreatePrivateIpRequest{CreatePrivateIpDetails: core.CreatePrivateIpDetails{VnicId: &vnic, IpAddress: &s}})
+		default:
+			_, err = c.CreateIpv6(ctx, core.CreateIpv6Request{CreateIpv6Details: core.CreateIpv6Details{VnicId: &vnic, IpAddress: &s}})
+		}
+		return err
+	}, classify)
+	if err != nil {
+		return o.wrap("move "+s+" to VNIC "+vnic, err)
+	}
+	from := "nowhere (created)"
+	if cur != nil {
+		from = "VNIC " + cur.vnic
+	}
+	o.env.Log.Infof("oci: %s moved from %s to VNIC %s", ip, from, vnic)
+	return nil
+}
+
+// Check asks which VNIC holds ip.
+func (o *OCI) Check(ctx context.Context, ip netip.Addr) (provider.Holder, error) {
+	vnic, _, _, err := o.vnic(ctx, ip)
+	if err != nil {
+		return provider.Holder{}, err
+	}
+	c, err := o.api(ctx)
+	if err != nil {
+		return provider.Holder{}, err
+	}
+	subnet, err := o.subnetOf(ctx, c, vnic)
+	if err != nil {
+		return provider.Holder{}, err
+	}
+	cur, err := o.lookup(ctx, c, ip, subnet)
+	switch {
+	case err != nil:
+		return provider.Holder{}, err
+	case cur == nil:
+		return provider.Holder{Where: provider.Nobody}, nil
+	case cur.vnic == vnic:
+		return provider.Holder{Where: provider.Here}, nil
+	}
+	return provider.Holder{Where: provider.Elsewhere, Other: "VNIC " + cur.vnic}, nil
+}
+
+// Validate finds the VNIC, authenticates and reads the VNIC's subnet.
+func (o *OCI) Validate(ctx context.Context, ip netip.Addr) error {
+	vnic, _, _, err := o.vnic(ctx, ip)
+	if err != nil {
+		return err
+	}
+	c, err := o.api(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = o.subnetOf(ctx, c, vnic)
+	return err
+}
+
+// Target tells the agent where to bind ip: the interface with the VNIC's
+// MAC and the subnet's prefix (provider.LocalFinder).
+func (o *OCI) Target(ctx context.Context, ip netip.Addr) (mac string, prefix int, err error) {
+	_, mac, prefix, err = o.vnic(ctx, ip)
+	return mac, prefix, err
+}

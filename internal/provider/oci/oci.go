@@ -1,0 +1,198 @@
+// Package oci moves an Oracle Cloud secondary private IP (or IPv6) to this
+// instance's VNIC with oci-go-sdk, in one process: the move the OCI CLI's
+// `assign-private-ip --unassign-if-already-assigned` makes, without the
+// CLI's seconds of start-up. Authentication is instance principals (the
+// default) or the OCI config file; no key material is a parameter.
+//
+// Every network step is bounded by the OCF deadline: the metadata service
+// and the certificates are fetched here with the caller's context (the
+// SDK's own region lookup retries for minutes), the SDK's retries and
+// circuit breaker are off, and retries happen in provider.Retry.
+package oci
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/oracle/oci-go-sdk/v65/core"
+
+	"github.com/cloudvip/floatip/internal/param"
+	"github.com/cloudvip/floatip/internal/provider"
+	"github.com/cloudvip/floatip/ocf"
+)
+
+// Name is the provider's name.
+const Name = "oci"
+
+// Defaults.
+const (
+	DefaultMetadata = "http://169.254.169.254"
+	DefaultConfig   = "/root/.oci/config"
+)
+
+// Params are the provider's parameters (registered by the agent's build
+// once the provider is complete).
+var Params = []param.Spec{
+	{Name: "oci_auth", Type: "string", Default: "instance_principal",
+		Short: "OCI authentication",
+		Long:  "instance_principal (a dynamic group and an IAM policy, no key on the node) or config_file (oci_config, oci_profile)."},
+	{Name: "oci_config", Type: "string", Default: DefaultConfig,
+		Short: "OCI config file",
+		Long:  "The OCI CLI/SDK config file for oci_auth=config_file. /root/.oci/config by default because Pacemaker may run agents with HOME unset."},
+	{Name: "oci_profile", Type: "string", Default: "DEFAULT",
+		Short: "Profile in oci_config", Long: "The profile to use in oci_config."},
+	{Name: "vnic_id", Type: "string",
+		Short: "VNIC OCID",
+		Long:  "This instance's VNIC to move the address to. Default: the VNIC, from the metadata service, whose subnet contains ip."},
+	provider.APIURL(Name, "https://iaas.<region>.oraclecloud.com"),
+	provider.MetadataURL(Name, DefaultMetadata),
+	{Name: "auth_url", Type: "string", ProviderDefaults: map[string]string{Name: "https://auth.<region>.oraclecloud.com"},
+		Short: "Federation endpoint (origin)",
+		Long:  "Origin of the instance-principal token service, scheme://host[:port] with no path."},
+	provider.CloudCheckInterval,
+}
+
+// Spec describes the provider.
+var Spec = &provider.Spec{
+	Name:   Name,
+	Params: Params,
+	Local:  func(netip.Addr) provider.Local { return provider.Local{Bind: true} },
+	Open:   open,
+}
+
+// OCI is the provider.
+type OCI struct {
+	Auth, Config, Profile  string
+	VnicID                 string
+	API, Metadata, AuthURL string
+	env                    provider.Env
+
+	vnics  []metaVnic
+	client *core.VirtualNetworkClient
+	subnet string // of VnicID
+}
+
+func open(get func(string) (string, bool), env provider.Env) (provider.Provider, error) {
+	o := &OCI{env: env,
+		Auth:    provider.String(get, "oci_auth", "instance_principal"),
+		Config:  provider.String(get, "oci_config", DefaultConfig),
+		Profile: provider.String(get, "oci_profile", "DEFAULT"),
+		VnicID:  provider.String(get, "vnic_id", ""),
+	}
+	if o.Auth != "instance_principal" && o.Auth != "config_file" {
+		return nil, param.Errorf("oci_auth=%s is unknown; use instance_principal or config_file", o.Auth)
+	}
+	if o.VnicID != "" && !strings.HasPrefix(o.VnicID, "ocid1.vnic.") {
+		return nil, param.Errorf("vnic_id=%s is not a VNIC OCID (ocid1.vnic....)", o.VnicID)
+	}
+	var err error
+	if v := provider.String(get, "api_url", ""); v != "" {
+		if o.API, err = param.ParseOrigin("api_url", v); err != nil {
+			return nil, err
+		}
+	}
+	if v := provider.String(get, "auth_url", ""); v != "" {
+		if o.AuthURL, err = param.ParseOrigin("auth_url", v); err != nil {
+			return nil, err
+		}
+	}
+	if o.Metadata, err = param.ParseOrigin("metadata_url", provider.String(get, "metadata_url", DefaultMetadata)); err != nil {
+		return nil, err
+	}
+	if err := provider.CheckEndpoint("metadata_url", o.Metadata, DefaultMetadata); err != nil {
+		return nil, err
+	}
+	if os.Getenv(provider.ForbidRealEndpoints) != "" && (o.API == "" || (o.Auth == "instance_principal" && o.AuthURL == "")) {
+		return nil, param.Errorf("api_url and auth_url default to the real endpoints and %s is set (a test run): point them at the fake", provider.ForbidRealEndpoints)
+	}
+	return o, nil
+}
+
+// metaVnic is one entry of IMDS /opc/v2/vnics/.
+type metaVnic struct {
+	VnicID    string `json:"vnicId"`
+	PrivateIP string `json:"privateIp"`
+	MAC       string `json:"macAddr"`
+	Subnet    string `json:"subnetCidrBlock"`
+	Subnet6   string `json:"ipv6SubnetCidrBlock"`
+	IPv6      []string
+}
+
+// imds GETs a metadata path with IMDS v2's header, retried within ctx.
+func (o *OCI) imds(ctx context.Context, path string) ([]byte, error) {
+	var body []byte
+	err := provider.Retry(ctx, func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.Metadata+"/opc/v2/"+path, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer Oracle")
+		resp, err := (&http.Client{Transport: transport()}).Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("metadata %s/opc/v2/%s: HTTP %d", o.Metadata, path, resp.StatusCode)
+		}
+		return err
+	}, func(error, int) provider.Verdict { return provider.Verdict{Retry: true} })
+	if err != nil {
+		return nil, fmt.Errorf("oci: instance metadata: %w", err)
+	}
+	return body, nil
+}
+
+func transport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second}).DialContext
+	t.ResponseHeaderTimeout = 15 * time.Second
+	return t
+}
+
+// vnic picks this instance's VNIC for ip: vnic_id, or the metadata
+// service's VNIC whose subnet contains ip. It returns the VNIC's MAC and
+// the subnet's prefix length too (0 when unknown).
+func (o *OCI) vnic(ctx context.Context, ip netip.Addr) (id, mac string, prefix int, err error) {
+	if o.vnics == nil {
+		b, err := o.imds(ctx, "vnics/")
+		if err != nil {
+			return "", "", 0, err
+		}
+		if err := json.Unmarshal(b, &o.vnics); err != nil {
+			return "", "", 0, ocf.Errorf(ocf.ErrGeneric, "oci: metadata vnics: %v", err)
+		}
+	}
+	for _, v := range o.vnics {
+		cidr := v.Subnet
+		if ip.Is6() {
+			cidr = v.Subnet6
+		}
+		p, err := netip.ParsePrefix(cidr)
+		if o.VnicID != "" {
+			if v.VnicID == o.VnicID {
+				if err != nil {
+					return v.VnicID, v.MAC, 0, nil
+				}
+				return v.VnicID, v.MAC, p.Bits(), nil
+			}
+			continue
+		}
+		if err == nil && p.Contains(ip) {
+			return v.VnicID, v.MAC, p.Bits(), nil
+		}
+	}
+	if o.VnicID != "" {
+		return o.VnicID, "", 0, nil // not a VNIC of this instance per metadata: trust the parameter
+	}
+	return "", "", 0, ocf.Errorf(ocf.ErrConfigured, "oci: no VNIC of this instance has a subnet containing %s; check ip or set vnic_id", ip)
+}

@@ -1,0 +1,250 @@
+package oci
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudvip/floatip/internal/fakecloud/ocifake"
+	"github.com/cloudvip/floatip/internal/provider"
+	"github.com/cloudvip/floatip/ocf"
+)
+
+func TestMain(m *testing.M) {
+	os.Setenv(provider.ForbidRealEndpoints, "1")
+	os.Exit(m.Run())
+}
+
+type logs struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logs) add(f string, a ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(f, a...))
+}
+func (l *logs) Debugf(f string, a ...any) { l.add(f, a...) }
+func (l *logs) Infof(f string, a ...any)  { l.add(f, a...) }
+func (l *logs) Warnf(f string, a ...any)  { l.add(f, a...) }
+
+const tenancy = "ocid1.tenancy.oc1..faketenancy"
+
+// world: one subnet 10.0.0.0/24 + 2001:db8:a::/64, instance A (us, from
+// 127.0.0.1) and B, each with a primary VNIC; a second subnet elsewhere.
+type world struct {
+	f      *ocifake.Fake
+	url    string
+	a, b   *ocifake.Vnic
+	other  *ocifake.Subnet
+}
+
+func newWorld(t *testing.T) *world {
+	f := ocifake.New(tenancy, "xx-fake-1")
+	s := f.AddSubnet("10.0.0.0/24", "2001:db8:a::/64")
+	_, a := f.AddInstance("127.0.0.1", s, "10.0.0.11", "02:00:17:00:00:11")
+	_, b := f.AddInstance("192.0.2.99", s, "10.0.0.12", "02:00:17:00:00:12")
+	other := f.AddSubnet("10.0.1.0/24", "")
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	t.Cleanup(f.Close)
+	return &world{f: f, url: srv.URL, a: a, b: b, other: other}
+}
+
+func (w *world) open(t *testing.T, extra map[string]string) provider.Provider {
+	t.Helper()
+	params := map[string]string{"api_url": w.url, "metadata_url": w.url, "auth_url": w.url}
+	for k, v := range extra {
+		params[k] = v
+	}
+	p, err := Spec.Open(func(k string) (string, bool) { v, ok := params[k]; return v, ok }, provider.Env{Log: &logs{}, Cache: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func ctx(t *testing.T, d time.Duration) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestInstancePrincipalMoves(t *testing.T) {
+	w := newWorld(t)
+	p := w.open(t, nil)
+	// Absent: created on our VNIC.
+	if err := p.Claim(ctx(t, 5*time.Second), netip.MustParseAddr("10.0.0.100")); err != nil {
+		t.Fatal(err)
+	}
+	if h := w.f.Holder("10.0.0.100"); h != w.a.ID {
+		t.Fatalf("holder %s, want our VNIC %s", h, w.a.ID)
+	}
+	if w.f.Count("POST /v1/x509") != 1 || w.f.Count("POST /20160918/privateIps") != 1 {
+		t.Fatalf("want one token request and one create: %d %d", w.f.Count("POST /v1/x509"), w.f.Count("POST /20160918/privateIps"))
+	}
+	// On B's VNIC: moved with UpdatePrivateIp, three API requests.
+	w.f.AddIP("10.0.0.101", w.b)
+	w.f.ResetCounts()
+	if err := p.Claim(ctx(t, 5*time.Second), netip.MustParseAddr("10.0.0.101")); err != nil {
+		t.Fatal(err)
+	}
+	if h := w.f.Holder("10.0.0.101"); h != w.a.ID {
+		t.Fatalf("not moved: %s", h)
+	}
+	if n := w.f.Count("PUT /20160918/privateIps/"); n != 1 {
+		t.Fatalf("%d updates", n)
+	}
+	// Already here: no write.
+	w.f.ResetCounts()
+	if err := p.Claim(ctx(t, 5*time.Second), netip.MustParseAddr("10.0.0.101")); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.f.Count("PUT") + w.f.Count("POST /20160918"); n != 0 {
+		t.Fatalf("%d writes for an IP already here", n)
+	}
+	// IPv6 through the ipv6 resource.
+	w.f.AddIP("2001:db8:a::50", w.b)
+	if err := p.Claim(ctx(t, 5*time.Second), netip.MustParseAddr("2001:db8:a::50")); err != nil {
+		t.Fatal(err)
+	}
+	if h := w.f.Holder("2001:db8:a::50"); h != w.a.ID || w.f.Count("PUT /20160918/ipv6/") != 1 {
+		t.Fatalf("IPv6 not moved with UpdateIpv6: %s", h)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	w := newWorld(t)
+	w.f.AddIP("10.0.0.101", w.b)
+	w.f.AddIP("10.0.0.102", w.a)
+	p := w.open(t, nil)
+	for ip, want := range map[string]string{"10.0.0.100": "routed to nobody", "10.0.0.101": "taken by VNIC " + w.b.ID, "10.0.0.102": "here"} {
+		h, err := p.Check(ctx(t, 5*time.Second), netip.MustParseAddr(ip))
+		if err != nil || h.String() != want {
+			t.Errorf("%s: %v %v, want %s", ip, h, err, want)
+		}
+	}
+}
+
+// TestConfigFileAuth signs with an API key from an OCI config file; a key
+// the service does not know is refused (ERR_PERM naming the IAM policy).
+func TestConfigFileAuth(t *testing.T) {
+	w := newWorld(t)
+	dir := t.TempDir()
+	write := func(known bool) string {
+		key, _ := rsa.GenerateKey(rand.Reader, 2048)
+		keyFile := filepath.Join(dir, fmt.Sprintf("key-%v.pem", known))
+		os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
+		der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+		sum := md5.Sum(der)
+		var fp []string
+		for _, b := range sum {
+			fp = append(fp, fmt.Sprintf("%02x", b))
+		}
+		user := "ocid1.user.oc1..fakeuser"
+		if known {
+			w.f.AddAPIKey(tenancy+"/"+user+"/"+strings.Join(fp, ":"), &key.PublicKey)
+		}
+		cfg := filepath.Join(dir, fmt.Sprintf("config-%v", known))
+		os.WriteFile(cfg, []byte(fmt.Sprintf("[DEFAULT]\nuser=%s\nfingerprint=%s\ntenancy=%s\nregion=xx-fake-1\nkey_file=%s\n",
+			user, strings.Join(fp, ":"), tenancy, keyFile)), 0o600)
+		return cfg
+	}
+	p := w.open(t, map[string]string{"oci_auth": "config_file", "oci_config": write(true)})
+	if err := p.Claim(ctx(t, 5*time.Second), netip.MustParseAddr("10.0.0.100")); err != nil {
+		t.Fatalf("config-file auth: %v", err)
+	}
+	if w.f.Count("POST /v1/x509") != 0 {
+		t.Fatal("config-file auth asked for an instance-principal token")
+	}
+	p = w.open(t, map[string]string{"oci_auth": "config_file", "oci_config": write(false)})
+	err := p.Claim(ctx(t, 5*time.Second), netip.MustParseAddr("10.0.0.103"))
+	if ocf.StatusOf(err) != ocf.ErrPerm || !strings.Contains(err.Error(), "use private-ips") {
+		t.Fatalf("unknown key: %v (%v)", err, ocf.StatusOf(err))
+	}
+	p = w.open(t, map[string]string{"oci_auth": "config_file", "oci_config": filepath.Join(dir, "absent")})
+	if err := p.Claim(ctx(t, 5*time.Second), netip.MustParseAddr("10.0.0.100")); ocf.StatusOf(err) != ocf.ErrInstalled {
+		t.Fatalf("missing config: %v", err)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fault  ocifake.Fault
+		budget time.Duration
+		status ocf.Status
+		reason string
+	}{
+		{"429 then success", ocifake.Fault{Method: "PUT", Status: 429, Code: "TooManyRequests", Times: 2}, 5 * time.Second, ocf.Success, ""},
+		{"500 then success", ocifake.Fault{Path: "/20160918/privateIps", Status: 500, Times: 1}, 5 * time.Second, ocf.Success, ""},
+		{"409 conflict then success", ocifake.Fault{Method: "PUT", Status: 409, Code: "IncorrectState", Times: 1}, 5 * time.Second, ocf.Success, ""},
+		{"reset then success", ocifake.Fault{Path: "/20160918/vnics", Reset: true, Times: 1}, 5 * time.Second, ocf.Success, ""},
+		{"token service failing", ocifake.Fault{Path: "/v1/x509", Status: 500}, 2 * time.Second, ocf.ErrGeneric, "token"},
+		{"metadata down", ocifake.Fault{Path: "/opc/v2/", Status: 500}, time.Second, ocf.ErrGeneric, "metadata"},
+		{"API timeout", ocifake.Fault{Method: "PUT", Delay: 10 * time.Second}, time.Second, ocf.ErrGeneric, "deadline"},
+		{"404 NotAuthorizedOrNotFound", ocifake.Fault{Path: "/20160918/vnics", Status: 404, Code: "NotAuthorizedOrNotFound"}, 5 * time.Second, ocf.ErrPerm, "use vnics"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.f.AddIP("10.0.0.101", w.b)
+			w.f.Inject(tc.fault)
+			p := w.open(t, nil)
+			t0 := time.Now()
+			err := p.Claim(ctx(t, tc.budget), netip.MustParseAddr("10.0.0.101"))
+			if ocf.StatusOf(err) != tc.status || (err != nil && !strings.Contains(err.Error(), tc.reason)) {
+				t.Fatalf("%v (%v), want %v mentioning %q", err, ocf.StatusOf(err), tc.status, tc.reason)
+			}
+			if time.Since(t0) > tc.budget+time.Second {
+				t.Fatalf("ran %v past a %v budget", time.Since(t0), tc.budget)
+			}
+			if tc.status == ocf.Success && w.f.Holder("10.0.0.101") != w.a.ID {
+				t.Fatal("claim succeeded but the IP did not move")
+			}
+		})
+	}
+}
+
+// TestSubnetRules: an IP outside our VNIC's subnets is a configuration
+// error; another instance's primary IP cannot be taken.
+func TestSubnetRules(t *testing.T) {
+	w := newWorld(t)
+	p := w.open(t, nil)
+	if err := p.Claim(ctx(t, 3*time.Second), netip.MustParseAddr("10.0.1.5")); ocf.StatusOf(err) != ocf.ErrConfigured {
+		t.Fatalf("IP in another subnet: %v", err)
+	}
+	err := p.Claim(ctx(t, 3*time.Second), netip.MustParseAddr("10.0.0.12")) // B's primary
+	if ocf.StatusOf(err) != ocf.ErrConfigured || !strings.Contains(err.Error(), "primary") {
+		t.Fatalf("taking a primary IP: %v (%v)", err, ocf.StatusOf(err))
+	}
+}
+
+func TestParams(t *testing.T) {
+	for _, tc := range []struct {
+		params map[string]string
+		want   string
+	}{
+		{map[string]string{"oci_auth": "password"}, "oci_auth=password"},
+		{map[string]string{"vnic_id": "eth0"}, "vnic_id=eth0"},
+		{map[string]string{"api_url": "https://iaas.x/20160918"}, "api_url="},
+		{map[string]string{"metadata_url": "http://127.0.0.1:1", "auth_url": "http://127.0.0.1:1"}, "real endpoints"},
+	} {
+		_, err := Spec.Open(func(k string) (string, bool) { v, ok := tc.params[k]; return v, ok }, provider.Env{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.params, err, tc.want)
+		}
+	}
+}
