@@ -46,10 +46,10 @@ const tenancy = "ocid1.tenancy.oc1..faketenancy"
 // world: one subnet 10.0.0.0/24 + 2001:db8:a::/64, instance A (us, from
 // 127.0.0.1) and B, each with a primary VNIC; a second subnet elsewhere.
 type world struct {
-	f      *ocifake.Fake
-	url    string
-	a, b   *ocifake.Vnic
-	other  *ocifake.Subnet
+	f     *ocifake.Fake
+	url   string
+	a, b  *ocifake.Vnic
+	other *ocifake.Subnet
 }
 
 func newWorld(t *testing.T) *world {
