@@ -35,7 +35,7 @@ func (a *Agent) validate(ctx context.Context) error {
 			return err
 		}
 		defer h.Close()
-		if _, err := resolve(h, j); err != nil {
+		if _, err := resolve(ctx, h, j); err != nil {
 			return err
 		}
 	}
@@ -60,7 +60,7 @@ func (a *Agent) start(ctx context.Context) error {
 	}
 	defer h.Close()
 	if j.local.Bind {
-		if t, err = resolve(h, j); err != nil {
+		if t, err = resolve(ctx, h, j); err != nil {
 			return err
 		}
 		if cur, err := h.Find(j.IP, &t.link); err != nil {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 
 	"github.com/cloudvip/floatip/internal/netvip"
+	"github.com/cloudvip/floatip/internal/provider"
 	"github.com/cloudvip/floatip/ocf"
 	"golang.org/x/sys/unix"
 )
@@ -31,9 +33,10 @@ type target struct {
 // resolve finds the interface and prefix for c on this node. Missing local
 // prerequisites are ERR_INSTALLED; a label that does not fit the derived
 // interface name is ERR_CONFIGURED.
-func resolve(h *netvip.Handle, j *job) (target, error) {
+func resolve(ctx context.Context, h *netvip.Handle, j *job) (target, error) {
 	var t target
-	// The provider's defaults (DigitalOcean IPv6: lo, /128) unless the
+	// The provider's defaults (DigitalOcean IPv6: lo, /128; OCI: the VNIC's
+	// interface and subnet from the metadata service) unless the
 	// parameters say otherwise.
 	c := *j.Config
 	if c.NIC == "" {
@@ -41,6 +44,26 @@ func resolve(h *netvip.Handle, j *job) (target, error) {
 	}
 	if !c.PrefixSet && j.local.Prefix > 0 {
 		c.Prefix, c.PrefixSet = j.local.Prefix, true
+	}
+	if f, ok := j.cloud.(provider.LocalFinder); ok && (c.NIC == "" || !c.PrefixSet) {
+		mac, prefix, err := f.Target(ctx, c.IP)
+		if err != nil {
+			return t, err
+		}
+		if c.NIC == "" && mac != "" {
+			hw, err := net.ParseMAC(mac)
+			if err != nil {
+				return t, ocf.Errorf(ocf.ErrGeneric, "the metadata service gave MAC %q: %v", mac, err)
+			}
+			l, err := h.LinkByMAC(hw)
+			if err != nil {
+				return t, ocf.Errorf(ocf.ErrInstalled, "no interface of this node has MAC %s (the VNIC for %s); set nic", mac, c.IP)
+			}
+			c.NIC = l.Name
+		}
+		if !c.PrefixSet && prefix > 0 {
+			c.Prefix, c.PrefixSet = prefix, true
+		}
 	}
 	if c.NIC != "" {
 		l, err := h.LinkByName(c.NIC)

@@ -117,6 +117,21 @@ func (h *Handle) LinkByName(name string) (Link, error) {
 	return Link{}, fmt.Errorf("interface %s: %w", name, ErrNoLink)
 }
 
+// LinkByMAC finds the interface with hardware address mac; ErrNoLink when
+// none has it.
+func (h *Handle) LinkByMAC(mac net.HardwareAddr) (Link, error) {
+	links, err := h.dumpLinks()
+	if err != nil {
+		return Link{}, err
+	}
+	for _, l := range links {
+		if l.MAC != nil && l.MAC.String() == mac.String() {
+			return l, nil
+		}
+	}
+	return Link{}, fmt.Errorf("interface with MAC %s: %w", mac, ErrNoLink)
+}
+
 func (h *Handle) linkByIndex(i int) (Link, error) {
 	links, err := h.dumpLinks()
 	if err != nil {

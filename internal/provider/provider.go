@@ -52,6 +52,14 @@ type Provider interface {
 	Validate(ctx context.Context, ip netip.Addr) error
 }
 
+// LocalFinder is implemented by providers whose metadata says where the
+// address belongs on the node (OCI: the interface with the VNIC's MAC, the
+// subnet's prefix). The agent asks it at start and validate-all level 10
+// when nic (or cidr_netmask) is not set; monitors and stop never do.
+type LocalFinder interface {
+	Target(ctx context.Context, ip netip.Addr) (mac string, prefix int, err error)
+}
+
 // Local says whether and where the agent binds the address on the node.
 // NIC and Prefix are defaults that the nic and cidr_netmask parameters
 // override; empty/0 means "from the on-link route", as for provider none.

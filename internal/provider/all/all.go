@@ -3,4 +3,5 @@ package all
 
 import (
 	_ "github.com/cloudvip/floatip/internal/provider/digitalocean"
+	_ "github.com/cloudvip/floatip/internal/provider/oci"
 )

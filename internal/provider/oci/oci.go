@@ -38,8 +38,9 @@ const (
 	DefaultConfig   = "/root/.oci/config"
 )
 
-// Params are the provider's parameters (registered by the agent's build
-// once the provider is complete).
+func init() { provider.Register(Spec) }
+
+// Params are the provider's parameters.
 var Params = []param.Spec{
 	{Name: "oci_auth", Type: "string", Default: "instance_principal",
 		Short: "OCI authentication",
