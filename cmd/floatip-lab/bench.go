@@ -17,7 +17,7 @@ import (
 func benchFailover(args []string) int {
 	fs, c := flags("bench-failover")
 	runs := fs.Int("runs", 20, "failovers per configuration")
-	only := fs.String("only", "", "run one configuration: floatip, ipaddr2 or digitalocean (default: all three)")
+	only := fs.String("only", "", "run one configuration: floatip, ipaddr2, digitalocean or oci (default: all)")
 	fs.Parse(args)
 	self, _ := os.Executable()
 	t0 := time.Now()
@@ -38,7 +38,7 @@ func benchFailover(args []string) int {
 	defer func() { l.Down(); os.RemoveAll(l.Dir()) }()
 	type config struct{ name, agent, provider string }
 	none := []config{{"floatip (none)", "ocf:cloudvip:floatip", "none"}, {"IPaddr2", "ocf:heartbeat:IPaddr2", "none"}}
-	do := []config{{"floatip (digitalocean)", "ocf:cloudvip:floatip", "digitalocean"}}
+	do := []config{{"floatip (digitalocean)", "ocf:cloudvip:floatip", "digitalocean"}, {"floatip (oci)", "ocf:cloudvip:floatip", "oci"}}
 	results := map[string][]*lab.Result{}
 	current := ""
 	run := func(cf config, i int) error {
@@ -85,9 +85,11 @@ func benchFailover(args []string) int {
 	case "ipaddr2":
 		none, do = none[1:], nil
 	case "digitalocean":
-		none = nil
+		none, do = nil, do[:1]
+	case "oci":
+		none, do = nil, do[1:]
 	default:
-		fmt.Fprintf(os.Stderr, "floatip-lab: --only=%s: use floatip, ipaddr2 or digitalocean\n", *only)
+		fmt.Fprintf(os.Stderr, "floatip-lab: --only=%s: use floatip, ipaddr2, digitalocean or oci\n", *only)
 		return 2
 	}
 	for i := 0; i < *runs; i++ {
@@ -98,10 +100,12 @@ func benchFailover(args []string) int {
 			}
 		}
 	}
-	for i := 0; i < *runs && len(do) > 0; i++ {
-		if err := run(do[0], i); err != nil {
-			fmt.Fprintln(os.Stderr, "floatip-lab:", err)
-			return 1
+	for _, cf := range do {
+		for i := 0; i < *runs; i++ {
+			if err := run(cf, i); err != nil {
+				fmt.Fprintln(os.Stderr, "floatip-lab:", err)
+				return 1
+			}
 		}
 	}
 	fmt.Printf("\n%d nodes, corosync token %d ms, monitor 2 s, client request every %v; outage = kill -> first good reply\n\n", c.nodes, c.token, lab.PollEvery)

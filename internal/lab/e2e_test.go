@@ -65,7 +65,7 @@ func TestE2E(t *testing.T) {
 			t.Logf("lab logs kept in %s", l.Dir())
 		}
 	}()
-	for _, provider := range []string{"none", "digitalocean"} {
+	for _, provider := range []string{"none", "digitalocean", "oci"} {
 		if err := l.CreateResources("ocf:cloudvip:floatip", provider); err != nil {
 			t.Fatalf("%s: %v", provider, err)
 		}
@@ -104,7 +104,7 @@ func TestE2E(t *testing.T) {
 				if res.Start <= 0 {
 					t.Errorf("no floatip start found in %s's Pacemaker log", res.Survivor.Name)
 				}
-				if provider == "digitalocean" && res.CloudMoved.IsZero() {
+				if provider != "none" && res.CloudMoved.IsZero() {
 					t.Errorf("the fake cloud never routed the IP to %s", res.Survivor.Name)
 				}
 			})

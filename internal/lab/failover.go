@@ -206,8 +206,8 @@ func (l *Lab) checkInvariants(res *Result, provider string, from *Node) {
 	if err != nil || at != holders[0] {
 		res.Problems = append(res.Problems, fmt.Sprintf("Pacemaker says vip runs on %s (%v) but %s holds it", nodeName(at), err, holders[0].Name))
 	}
-	if provider == "digitalocean" {
-		if ch := l.CloudHolder(); ch != holders[0] {
+	if provider != "none" {
+		if ch := l.CloudHolder(provider); ch != holders[0] {
 			res.Problems = append(res.Problems, fmt.Sprintf("the cloud routes the IP to %s, Pacemaker runs it on %s", nodeName(ch), holders[0].Name))
 		}
 	}

@@ -15,12 +15,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cloudvip/floatip/internal/fakecloud/dofake"
+	"github.com/cloudvip/floatip/internal/fakecloud/ocifake"
 	"github.com/cloudvip/floatip/internal/nstest"
 )
 
@@ -33,7 +35,9 @@ const (
 	RouterWAN   = "10.250.9.1"
 	ClientAddr  = "10.250.9.2"
 	LANVIP      = "10.250.0.200"
+	OCIVIP      = "10.250.0.60"
 	ReservedIP  = "203.0.113.50"
+	OCITenancy  = "ocid1.tenancy.oc1..floatiplab"
 	DOToken     = "dop_v1_lab0123456789abcdef0123456789abcdef"
 	WebPort     = "8080"
 	dropletBase = 200
@@ -70,7 +74,9 @@ type Lab struct {
 	Client string // namespace
 	Nodes  []*Node
 	Fake   *dofake.Fake
-	API    string // fake cloud origin, as nodes see it
+	OCI    *ocifake.Fake
+	vnics  map[string]*Node // OCI VNIC id -> node
+	API    string           // fake cloud origin, as nodes see it
 	srv    *http.Server
 	mu     sync.Mutex
 	events []Event
@@ -236,15 +242,41 @@ func (l *Lab) cloud() error {
 		l.Record(fmt.Sprintf("cloud routes %s to %s", ip, l.DropletName(droplet)))
 	}
 	l.Fake = f
+	// OCI: every node is an instance whose primary VNIC has its eth0 MAC,
+	// in the LAN's subnet.
+	o := ocifake.New(OCITenancy, "xx-lab-1")
+	sub := o.AddSubnet("10.250.0.0/24", "")
+	l.vnics = map[string]*Node{}
+	for _, n := range l.Nodes {
+		out, err := exec.Command("ip", "-n", n.NS, "-o", "link", "show", "dev", "eth0").Output()
+		m := macRe.FindSubmatch(out)
+		if err != nil || m == nil {
+			return fmt.Errorf("lab: MAC of %s: %v", n.Name, err)
+		}
+		_, v := o.AddInstance(n.Addr, sub, n.Addr, string(m[1]))
+		l.vnics[v.ID] = n
+	}
+	o.OnMove = func(ip netip.Addr, vnic string) {
+		l.Record(fmt.Sprintf("cloud routes %s to VNIC of (%s)", ip, nodeName(l.vnics[vnic])))
+	}
+	l.OCI = o
+	mux := http.NewServeMux()
+	mux.Handle("/v2/", f)
+	mux.Handle("/metadata/", f)
+	mux.Handle("/20160918/", o)
+	mux.Handle("/opc/v2/", o)
+	mux.Handle("/v1/x509", o)
 	ln, err := nstest.In(l.Cloud, func() (net.Listener, error) { return net.Listen("tcp", RouterLAN+":80") })
 	if err != nil {
 		return err
 	}
-	l.srv = &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
+	l.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go l.srv.Serve(ln)
 	l.API = "http://" + RouterLAN
 	return os.WriteFile(l.TokenFile(), []byte(DOToken+"\n"), 0o600)
 }
+
+var macRe = regexp.MustCompile(`link/ether ([0-9a-f:]{17})`)
 
 // TokenFile is where the nodes read the DigitalOcean token (root-only).
 func (l *Lab) TokenFile() string { return filepath.Join(l.cfg.Dir, "digitalocean.token") }
@@ -517,6 +549,9 @@ func (l *Lab) Down() {
 	wg.Wait()
 	if l.Fake != nil {
 		l.Fake.Close()
+	}
+	if l.OCI != nil {
+		l.OCI.Close()
 	}
 	if l.srv != nil {
 		l.srv.Close()

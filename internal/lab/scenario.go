@@ -14,8 +14,11 @@ import (
 
 // VIP is the address clients use for provider p.
 func VIP(p string) string {
-	if p == "digitalocean" {
+	switch p {
+	case "digitalocean":
 		return ReservedIP
+	case "oci":
+		return OCIVIP
 	}
 	return LANVIP
 }
@@ -40,6 +43,9 @@ func (l *Lab) CreateResources(agent, provider string) error {
 	case provider == "digitalocean":
 		args = append(args, "ip="+ReservedIP, "provider=digitalocean", "api_url="+l.API, "metadata_url="+l.API,
 			"token_file="+l.TokenFile(), "op", "start", "timeout=60s")
+	case provider == "oci":
+		args = append(args, "ip="+OCIVIP, "provider=oci", "api_url="+l.API, "metadata_url="+l.API, "auth_url="+l.API,
+			"op", "start", "timeout=60s")
 	case strings.HasSuffix(agent, "IPaddr2"):
 		args = append(args, "ip="+LANVIP, "cidr_netmask=24", "nic=eth0")
 	default:
@@ -178,11 +184,14 @@ func (l *Lab) holds(n *Node, provider string) bool {
 		return err == nil
 	}
 	out, err := exec.Command("ip", "-n", n.NS, "-o", "-4", "addr", "show", "dev", "eth0").Output()
-	return err == nil && strings.Contains(string(out), " "+LANVIP+"/")
+	return err == nil && strings.Contains(string(out), " "+VIP(provider)+"/")
 }
 
-// CloudHolder is the node the fake cloud routes the reserved IP to.
-func (l *Lab) CloudHolder() *Node {
+// CloudHolder is the node the fake cloud routes provider's VIP to.
+func (l *Lab) CloudHolder(provider string) *Node {
+	if provider == "oci" {
+		return l.vnics[l.OCI.Holder(OCIVIP)]
+	}
 	d := l.Fake.Holder(ReservedIP)
 	if i := d - dropletBase - 1; i >= 0 && i < len(l.Nodes) {
 		return l.Nodes[i]

@@ -48,6 +48,9 @@ type Fake struct {
 	Latency                      time.Duration
 	// PageSize bounds list answers (opc-next-page carries the rest).
 	PageSize int
+	// OnMove, if set, is called (with the fake locked) when an address is
+	// created on or moved to a VNIC.
+	OnMove func(ip netip.Addr, vnic string)
 
 	mu        sync.Mutex
 	closed    chan struct{}
@@ -592,6 +595,9 @@ func (f *Fake) create(w http.ResponseWriter, body []byte, v6 bool) {
 	}
 	ip := &IP{ID: f.id(kind), VnicID: v.ID, SubnetID: v.SubnetID, Addr: a}
 	f.ips[ip.ID] = ip
+	if f.OnMove != nil {
+		f.OnMove(a, v.ID)
+	}
 	reply(w, 200, f.ipJSON(ip))
 }
 
@@ -617,6 +623,9 @@ func (f *Fake) update(w http.ResponseWriter, ip *IP, body []byte) {
 		case v.SubnetID != ip.SubnetID:
 			f.fail(w, 400, "InvalidParameter", "The private IP and the VNIC must be in the same subnet.")
 			return
+		}
+		if ip.VnicID != v.ID && f.OnMove != nil {
+			defer f.OnMove(ip.Addr, v.ID)
 		}
 		ip.VnicID = v.ID
 	}
