@@ -284,3 +284,41 @@ func BenchmarkDigitalOceanStart(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOCIStart: start moving a secondary private IP between two
+// instances' VNICs against the fake (instance principals), with 0 and
+// 50 ms added to every answer: requests per start by kind, and floatip's
+// own time above the injected network time.
+func BenchmarkOCIStart(b *testing.B) {
+	for _, lat := range []time.Duration{0, 50 * time.Millisecond} {
+		b.Run(fmt.Sprintf("latency=%v", lat), func(b *testing.B) {
+			l := newOCILab(b, 2)
+			l.fake.Latency = lat
+			env := func(n int) []string {
+				return []string{"OCF_RESKEY_ip=10.250.0.80", "OCF_RESKEY_provider=oci", "OCF_RESKEY_api_url=" + l.url,
+					"OCF_RESKEY_metadata_url=" + l.url, "OCF_RESKEY_auth_url=" + l.url, "HA_RSCTMP=" + l.state[n]}
+			}
+			for n := range l.state {
+				runAction(b, l.lan.Nodes[n], bin, "start", env(n), 0)
+			}
+			l.fake.ResetCounts()
+			var starts series
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				starts = append(starts, runAction(b, l.lan.Nodes[i%2], bin, "start", env(i%2), 0))
+			}
+			b.StopTimer()
+			all := float64(l.fake.Count("")) / float64(b.N)
+			api := float64(l.fake.Count("GET /20160918/")+l.fake.Count("PUT /20160918/")+l.fake.Count("POST /20160918/")) / float64(b.N)
+			wall := starts.median(wallOf)
+			overhead := wall - time.Duration(all*float64(lat))
+			b.ReportMetric(all, "requests/start")
+			b.ReportMetric(api, "api-requests/start")
+			b.ReportMetric(ms(overhead), "overhead-ms")
+			if b.N > 1 {
+				b.Logf("OCI start (instance principal), latency %v: median wall %.1f ms, %.2f requests per start (%.2f VirtualNetwork API, the rest metadata and token), overhead above network %.1f ms (cpu %.2f ms)",
+					lat, ms(wall), all, api, ms(overhead), ms(starts.median(cpuOf)))
+			}
+		})
+	}
+}

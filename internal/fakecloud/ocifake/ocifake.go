@@ -200,6 +200,14 @@ func (f *Fake) Holder(addr string) string {
 	return ""
 }
 
+// ForgetSessions drops every issued token, as a restarted token service
+// would.
+func (f *Fake) ForgetSessions() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sessions = map[string]*rsa.PublicKey{}
+}
+
 // Inject adds a fault; ClearFaults removes them all.
 func (f *Fake) Inject(fl Fault) {
 	f.mu.Lock()

@@ -40,6 +40,10 @@ func (o *OCI) api(ctx context.Context) (*core.VirtualNetworkClient, error) {
 		}
 		cp = common.CustomProfileConfigProvider(o.Config, o.Profile)
 	default:
+		if cached := o.cachedSession(); cached != nil {
+			cp, o.cached = cached, true
+			break
+		}
 		region, err := o.imds(ctx, "instance/region")
 		if err != nil {
 			return nil, err
@@ -90,6 +94,9 @@ func (o *OCI) api(ctx context.Context) (*core.VirtualNetworkClient, error) {
 		// #2020 is such blips turned into failovers.
 		return nil, ocf.Errorf(ocf.ErrGeneric, "oci: instance principal token: %v", b.err)
 	}
+	if _, isCached := cp.(sessionProvider); o.Auth == "instance_principal" && !isCached {
+		o.saveSession(cp)
+	}
 	c := b.c
 	if o.API != "" {
 		c.Host = o.API
@@ -120,6 +127,7 @@ func classify(err error, attempt int) provider.Verdict {
 func (o *OCI) wrap(what string, err error) error {
 	switch ocf.StatusOf(err) {
 	case ocf.ErrPerm:
+		o.dropSession() // a refused token must not be reused by the next action
 		return ocf.Errorf(ocf.ErrPerm, "oci: %s: %v; %s", what, err, iamHint)
 	case ocf.ErrConfigured:
 		return ocf.Errorf(ocf.ErrConfigured, "oci: %s: %v", what, err)
@@ -196,7 +204,7 @@ func (o *OCI) subnetOf(ctx context.Context, c *core.VirtualNetworkClient, vnic s
 // Claim moves ip to this instance's VNIC: nothing when it is already
 // there, UpdatePrivateIp when another VNIC in the subnet has it,
 // CreatePrivateIp when nobody does.
-func (o *OCI) Claim(ctx context.Context, ip netip.Addr) error {
+func (o *OCI) claim(ctx context.Context, ip netip.Addr) error {
 	vnic, _, _, err := o.vnic(ctx, ip)
 	if err != nil {
 		return err
@@ -244,7 +252,7 @@ func (o *OCI) Claim(ctx context.Context, ip netip.Addr) error {
 }
 
 // Check asks which VNIC holds ip.
-func (o *OCI) Check(ctx context.Context, ip netip.Addr) (provider.Holder, error) {
+func (o *OCI) check(ctx context.Context, ip netip.Addr) (provider.Holder, error) {
 	vnic, _, _, err := o.vnic(ctx, ip)
 	if err != nil {
 		return provider.Holder{}, err
@@ -270,7 +278,7 @@ func (o *OCI) Check(ctx context.Context, ip netip.Addr) (provider.Holder, error)
 }
 
 // Validate finds the VNIC, authenticates and reads the VNIC's subnet.
-func (o *OCI) Validate(ctx context.Context, ip netip.Addr) error {
+func (o *OCI) validate(ctx context.Context, ip netip.Addr) error {
 	vnic, _, _, err := o.vnic(ctx, ip)
 	if err != nil {
 		return err
@@ -288,4 +296,35 @@ func (o *OCI) Validate(ctx context.Context, ip netip.Addr) error {
 func (o *OCI) Target(ctx context.Context, ip netip.Addr) (mac string, prefix int, err error) {
 	_, mac, prefix, err = o.vnic(ctx, ip)
 	return mac, prefix, err
+}
+
+// fresh retries op once with a new token when a cached one was refused
+// (revoked, or the token service restarted): a stale cache must never ban
+// a node.
+func (o *OCI) fresh(op func() error) error {
+	err := op()
+	if err != nil && o.cached && ocf.StatusOf(err) == ocf.ErrPerm {
+		o.env.Log.Infof("oci: the cached instance-principal token was refused; getting a new one")
+		o.client, o.cached, o.subnet = nil, false, ""
+		err = op()
+	}
+	return err
+}
+
+// Claim moves ip to this instance's VNIC: nothing when it is already
+// there, UpdatePrivateIp when another VNIC in the subnet has it,
+// CreatePrivateIp when nobody does.
+func (o *OCI) Claim(ctx context.Context, ip netip.Addr) error {
+	return o.fresh(func() error { return o.claim(ctx, ip) })
+}
+
+// Check asks which VNIC holds ip.
+func (o *OCI) Check(ctx context.Context, ip netip.Addr) (h provider.Holder, err error) {
+	err = o.fresh(func() error { h, err = o.check(ctx, ip); return err })
+	return h, err
+}
+
+// Validate finds the VNIC, authenticates and reads the VNIC's subnet.
+func (o *OCI) Validate(ctx context.Context, ip netip.Addr) error {
+	return o.fresh(func() error { return o.validate(ctx, ip) })
 }

@@ -78,6 +78,7 @@ type OCI struct {
 
 	vnics  []metaVnic
 	client *core.VirtualNetworkClient
+	cached bool   // client signs with a cached session token
 	subnet string // of VnicID
 }
 

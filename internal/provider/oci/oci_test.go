@@ -248,3 +248,42 @@ func TestParams(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionCache: the second action on a node reuses the token and its
+// session key (no metadata certificates, no token request); a token the
+// service no longer knows is replaced within the same action.
+func TestSessionCache(t *testing.T) {
+	w := newWorld(t)
+	cache := t.TempDir()
+	open := func() provider.Provider {
+		params := map[string]string{"api_url": w.url, "metadata_url": w.url, "auth_url": w.url}
+		p, err := Spec.Open(func(k string) (string, bool) { v, ok := params[k]; return v, ok }, provider.Env{Log: &logs{}, Cache: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if err := open().Claim(ctx(t, 5*time.Second), netip.MustParseAddr("10.0.0.100")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(cache, "floatip-oci.session")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("session not cached root-only: %v %v", fi, err)
+	}
+	w.f.ResetCounts()
+	if _, err := open().Check(ctx(t, 5*time.Second), netip.MustParseAddr("10.0.0.100")); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.f.Count("POST /v1/x509") + w.f.Count("GET /opc/v2/identity"); n != 0 {
+		t.Fatalf("a cached session still made %d token/certificate requests", n)
+	}
+	// The token service forgets its sessions (a restart): one refusal, a
+	// new token, success.
+	w.f.ForgetSessions()
+	w.f.ResetCounts()
+	if err := open().Claim(ctx(t, 5*time.Second), netip.MustParseAddr("10.0.0.100")); err != nil {
+		t.Fatalf("stale cached token: %v", err)
+	}
+	if n := w.f.Count("POST /v1/x509"); n != 1 {
+		t.Fatalf("%d token requests after the cached one was refused, want 1", n)
+	}
+}
