@@ -48,7 +48,7 @@ func TestBadInput(t *testing.T) {
 		{"nic absent", map[string]string{"ip": "192.0.2.5", "nic": "nosuchnic9"}, "nic=nosuchnic9", local},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := nstest.Addrs(t, p.Node, p.NodeIf)
+			before := nstest.AddrsSettled(t, p.Node, p.NodeIf)
 			if tc.want.monitor == 0 {
 				tc.want.monitor = 7 // a config that cannot start is simply not running
 			}
@@ -76,7 +76,7 @@ func TestBadInput(t *testing.T) {
 					}
 				}
 			}
-			if after := nstest.Addrs(t, p.Node, p.NodeIf); after != before {
+			if after := nstest.AddrsSettled(t, p.Node, p.NodeIf); after != before {
 				t.Fatalf("bad input changed the node:\n%s\nwas:\n%s", after, before)
 			}
 		})

@@ -30,7 +30,7 @@ func TestIPv4StartMonitorStop(t *testing.T) {
 	want(t, call(t, p.Node, state, "monitor", params), 7, "probe before start")
 	want(t, call(t, p.Node, state, "start", params), 0, "start")
 
-	addrs := nstest.Addrs(t, p.Node, p.NodeIf)
+	addrs := nstest.AddrsSettled(t, p.Node, p.NodeIf)
 	if !regexp.MustCompile(`inet 192\.0\.2\.10/24 brd 192\.0\.2\.255 .*` + p.NodeIf + `:vip`).MatchString(addrs) {
 		t.Fatalf("kernel view after start lacks 192.0.2.10/24 brd 192.0.2.255 label %s:vip:\n%s", p.NodeIf, addrs)
 	}
@@ -59,7 +59,7 @@ func TestIPv4StartMonitorStop(t *testing.T) {
 
 	// start when started changes nothing and announces nothing.
 	want(t, call(t, p.Node, state, "start", params), 0, "second start")
-	if after := nstest.Addrs(t, p.Node, p.NodeIf); after != addrs {
+	if after := nstest.AddrsSettled(t, p.Node, p.NodeIf); after != addrs {
 		t.Fatalf("second start changed addresses:\n%s\nwas:\n%s", after, addrs)
 	}
 	time.Sleep(150 * time.Millisecond)

@@ -90,6 +90,14 @@ func Addrs(t testing.TB, ns, dev string) string {
 	return Run(t, "ip", "-n", ns, "-o", "addr", "show", "dev", dev)
 }
 
+// AddrsSettled is Addrs without the "tentative" flag, for comparing a
+// node before and after an action: the kernel's own DAD of the link-local
+// address may finish in between.
+func AddrsSettled(t testing.TB, ns, dev string) string {
+	t.Helper()
+	return strings.ReplaceAll(Addrs(t, ns, dev), " tentative", "")
+}
+
 // Frame is one announcement seen by the peer.
 type Frame struct {
 	At   time.Time
