@@ -3,5 +3,6 @@ package all
 
 import (
 	_ "github.com/cloudvip/floatip/internal/provider/digitalocean"
+	_ "github.com/cloudvip/floatip/internal/provider/linode"
 	_ "github.com/cloudvip/floatip/internal/provider/oci"
 )

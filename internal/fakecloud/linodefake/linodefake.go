@@ -1,0 +1,480 @@
+// Package linodefake is a local fake of the Linode API parts floatip uses
+// (IP sharing with replace semantics, IP assignment, an instance's IPs, one
+// IP) and of the Linode metadata service (token, instance), following the
+// published API description: paths, bodies, {"errors":[{"reason","field"}]}
+// with Content-Type exactly application/json (linodego refuses anything
+// else), X-RateLimit-* headers and 429 + Retry-After when the budget is
+// spent. It enforces the rules the real API states: one region per share
+// or assignment, every Linode keeps a public IPv4, shared IPs cannot be
+// reassigned. Instances are told apart by the client's source address.
+package linodefake
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Fault is an injected failure.
+type Fault struct {
+	Method, Path string // "" any; Path is a prefix
+	Status       int
+	RetryAfter   int
+	Reset        bool
+	Delay        time.Duration
+	Times        int
+}
+
+// Fake is the API and metadata service.
+type Fake struct {
+	Token   string
+	Latency time.Duration
+	// AssignDelay is how long an assigned address takes to show under its
+	// new Linode (Linode says a move can take a minute or two).
+	AssignDelay time.Duration
+	// PerMinute is the rate limit for the API.
+	PerMinute int
+	// OnChange, if set, is called (locked) when an address moves or a
+	// share set changes.
+	OnChange func(what string)
+
+	mu       sync.Mutex
+	closed   chan struct{}
+	linodes  map[int]*linode
+	bySource map[netip.Addr]int
+	owner    map[netip.Addr]int        // public IPv4 -> owning Linode
+	pending  map[netip.Addr]assignment // moves not visible yet
+	tokens   map[string]int
+	faults   []*Fault
+	hits     []time.Time
+	counts   map[string]int
+	seq      int
+}
+
+type linode struct {
+	id     int
+	region string
+	shared []netip.Addr
+}
+
+type assignment struct {
+	to int
+	at time.Time
+}
+
+// New returns a fake accepting token tok.
+func New(tok string) *Fake {
+	return &Fake{Token: tok, PerMinute: 800, closed: make(chan struct{}), linodes: map[int]*linode{},
+		bySource: map[netip.Addr]int{}, owner: map[netip.Addr]int{}, pending: map[netip.Addr]assignment{},
+		tokens: map[string]int{}, counts: map[string]int{}}
+}
+
+// AddLinode creates Linode id in region whose metadata answers from client
+// address from ("" for none), owning the public IPv4 addresses given.
+func (f *Fake) AddLinode(id int, region, from string, public ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.linodes[id] = &linode{id: id, region: region}
+	if from != "" {
+		f.bySource[netip.MustParseAddr(from)] = id
+	}
+	for _, p := range public {
+		f.owner[netip.MustParseAddr(p)] = id
+	}
+}
+
+// Share sets Linode id's shared addresses directly (test set-up).
+func (f *Fake) Share(id int, ips ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.linodes[id].shared = nil
+	for _, ip := range ips {
+		f.linodes[id].shared = append(f.linodes[id].shared, netip.MustParseAddr(ip))
+	}
+}
+
+// Owner returns the Linode owning ip now (pending moves applied when due).
+func (f *Fake) Owner(ip string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.advance()
+	return f.owner[netip.MustParseAddr(ip)]
+}
+
+// Shared returns Linode id's shared addresses.
+func (f *Fake) Shared(id int) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, a := range f.linodes[id].shared {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+// Inject adds a fault.
+func (f *Fake) Inject(fl Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := fl
+	f.faults = append(f.faults, &c)
+}
+
+// Count returns how many requests matched "METHOD /path/prefix".
+func (f *Fake) Count(prefix string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for k, v := range f.counts {
+		if strings.HasPrefix(k, prefix) {
+			n += v
+		}
+	}
+	return n
+}
+
+// ResetCounts zeroes the counters and the rate-limit window.
+func (f *Fake) ResetCounts() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.counts, f.hits = map[string]int{}, nil
+}
+
+// Close ends delayed answers.
+func (f *Fake) Close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	select {
+	case <-f.closed:
+	default:
+		close(f.closed)
+	}
+}
+
+func (f *Fake) advance() {
+	for ip, a := range f.pending {
+		if time.Since(a.at) >= f.AssignDelay {
+			f.owner[ip] = a.to
+			delete(f.pending, ip)
+			if f.OnChange != nil {
+				f.OnChange(fmt.Sprintf("%s assigned to Linode %d", ip, a.to))
+			}
+		}
+	}
+}
+
+// fail answers with Linode's error shape; the content type must be exactly
+// application/json.
+func fail(w http.ResponseWriter, code int, field, reason string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	e := map[string]any{"reason": reason}
+	if field != "" {
+		e["field"] = field
+	}
+	json.NewEncoder(w).Encode(map[string]any{"errors": []any{e}})
+}
+
+func reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	json.NewEncoder(w).Encode(v)
+}
+
+// ServeHTTP answers /v4 (API) and /v1 (metadata).
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.Latency > 0 {
+		time.Sleep(f.Latency)
+	}
+	f.mu.Lock()
+	f.counts[r.Method+" "+r.URL.Path]++
+	fault := f.match(r)
+	f.mu.Unlock()
+	if fault != nil {
+		if fault.Delay > 0 {
+			select {
+			case <-time.After(fault.Delay):
+			case <-r.Context().Done():
+				return
+			case <-f.closed:
+				return
+			}
+		}
+		if fault.Reset {
+			if hj, ok := w.(http.Hijacker); ok {
+				if c, _, err := hj.Hijack(); err == nil {
+					if tc, ok := c.(*net.TCPConn); ok {
+						tc.SetLinger(0)
+					}
+					c.Close()
+					return
+				}
+			}
+			panic(http.ErrAbortHandler)
+		}
+		if fault.Status != 0 {
+			if fault.RetryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(fault.RetryAfter))
+			}
+			fail(w, fault.Status, "", http.StatusText(fault.Status))
+			return
+		}
+	}
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		f.metadata(w, r)
+		return
+	}
+	f.api(w, r)
+}
+
+func (f *Fake) match(r *http.Request) *Fault {
+	for i, fl := range f.faults {
+		if (fl.Method == "" || fl.Method == r.Method) && strings.HasPrefix(r.URL.Path, fl.Path) {
+			if fl.Times > 0 {
+				fl.Times--
+				if fl.Times == 0 {
+					f.faults = append(f.faults[:i], f.faults[i+1:]...)
+				}
+			}
+			return fl
+		}
+	}
+	return nil
+}
+
+// metadata: PUT /v1/token (Metadata-Token-Expiry-Seconds) then GET
+// /v1/instance with Metadata-Token.
+func (f *Fake) metadata(w http.ResponseWriter, r *http.Request) {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	src, _ := netip.ParseAddr(host)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id, ok := f.bySource[src.Unmap()]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	switch {
+	case r.URL.Path == "/v1/token" && r.Method == http.MethodPut:
+		if s, err := strconv.Atoi(r.Header.Get("Metadata-Token-Expiry-Seconds")); err != nil || s < 1 || s > 86400 {
+			fail(w, 400, "Metadata-Token-Expiry-Seconds", "Metadata-Token-Expiry-Seconds must be between 1 and 86400")
+			return
+		}
+		f.seq++
+		tok := fmt.Sprintf("mdtoken-%d-%d", id, f.seq)
+		f.tokens[tok] = id
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprint(w, tok)
+	case r.URL.Path == "/v1/instance" && r.Method == http.MethodGet:
+		if f.tokens[r.Header.Get("Metadata-Token")] != id {
+			fail(w, 401, "", "Unauthorized")
+			return
+		}
+		reply(w, map[string]any{"id": id, "label": fmt.Sprintf("linode%d", id), "region": f.linodes[id].region, "type": "g6-standard-1"})
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// rateLimit records the request and sets X-RateLimit-*; false when over.
+func (f *Fake) rateLimit(w http.ResponseWriter) bool {
+	now := time.Now()
+	keep := f.hits[:0]
+	for _, t := range f.hits {
+		if now.Sub(t) < time.Minute {
+			keep = append(keep, t)
+		}
+	}
+	f.hits = keep
+	reset := now.Add(time.Minute)
+	if len(f.hits) > 0 {
+		reset = f.hits[0].Add(time.Minute)
+	}
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(f.PerMinute))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
+	if len(f.hits) >= f.PerMinute {
+		h.Set("X-RateLimit-Remaining", "0")
+		h.Set("Retry-After", strconv.Itoa(max(1, int(time.Until(reset).Seconds()+0.999))))
+		return false
+	}
+	f.hits = append(f.hits, now)
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(f.PerMinute-len(f.hits)))
+	return true
+}
+
+func (f *Fake) api(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Token == "" || r.Header.Get("Authorization") != "Bearer "+f.Token {
+		fail(w, 401, "", "Invalid Token")
+		return
+	}
+	if !f.rateLimit(w) {
+		fail(w, 429, "", "Too Many Requests")
+		return
+	}
+	f.advance()
+	p := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(p) < 2 || p[0] != "v4" {
+		fail(w, 404, "", "Not found")
+		return
+	}
+	switch {
+	case r.Method == http.MethodPost && strings.Join(p[1:], "/") == "networking/ips/share":
+		f.share(w, r)
+	case r.Method == http.MethodPost && strings.Join(p[1:], "/") == "networking/ips/assign":
+		f.assign(w, r)
+	case r.Method == http.MethodGet && len(p) == 5 && p[1] == "linode" && p[2] == "instances" && p[4] == "ips":
+		id, _ := strconv.Atoi(p[3])
+		if f.linodes[id] == nil {
+			fail(w, 404, "", "Not found")
+			return
+		}
+		f.instanceIPs(w, id)
+	case r.Method == http.MethodGet && len(p) == 4 && p[1] == "networking" && p[2] == "ips":
+		ip, err := netip.ParseAddr(p[3])
+		if err != nil || f.owner[ip] == 0 {
+			fail(w, 404, "", "Not found")
+			return
+		}
+		reply(w, f.ipJSON(ip, f.owner[ip]))
+	default:
+		fail(w, 404, "", "Not found")
+	}
+}
+
+func (f *Fake) ipJSON(ip netip.Addr, id int) map[string]any {
+	b := ip.As4()
+	return map[string]any{"address": ip.String(), "gateway": fmt.Sprintf("%d.%d.%d.1", b[0], b[1], b[2]), "subnet_mask": "255.255.255.0",
+		"prefix": 24, "type": "ipv4", "public": true, "rdns": "", "linode_id": id, "region": f.linodes[id].region}
+}
+
+func (f *Fake) instanceIPs(w http.ResponseWriter, id int) {
+	public, shared := []any{}, []any{}
+	var own []netip.Addr
+	for ip, o := range f.owner {
+		if o == id {
+			own = append(own, ip)
+		}
+	}
+	sort.Slice(own, func(i, j int) bool { return own[i].Less(own[j]) })
+	for _, ip := range own {
+		public = append(public, f.ipJSON(ip, id))
+	}
+	for _, ip := range f.linodes[id].shared {
+		shared = append(shared, f.ipJSON(ip, f.owner[ip]))
+	}
+	reply(w, map[string]any{
+		"ipv4": map[string]any{"public": public, "private": []any{}, "shared": shared, "reserved": []any{}, "vpc": []any{}},
+		"ipv6": map[string]any{"link_local": nil, "slaac": nil, "global": []any{}},
+	})
+}
+
+// share replaces Linode linode_id's shared set with ips.
+func (f *Fake) share(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		IPs      []string `json:"ips"`
+		LinodeID int      `json:"linode_id"`
+	}
+	if r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&req) != nil {
+		fail(w, 400, "", "Invalid JSON")
+		return
+	}
+	l := f.linodes[req.LinodeID]
+	if l == nil {
+		fail(w, 400, "linode_id", "Invalid Linode ID")
+		return
+	}
+	var set []netip.Addr
+	for _, s := range req.IPs {
+		ip, err := netip.ParseAddr(s)
+		o := f.owner[ip]
+		switch {
+		case err != nil || o == 0:
+			fail(w, 400, "ips", fmt.Sprintf("%s is not a valid IP address", s))
+			return
+		case f.linodes[o].region != l.region:
+			fail(w, 400, "ips", "Only Linodes in the same region can share IPs.")
+			return
+		case o == req.LinodeID:
+			fail(w, 400, "ips", fmt.Sprintf("%s belongs to Linode %d and cannot be shared with it", s, o))
+			return
+		}
+		set = append(set, ip)
+	}
+	l.shared = set
+	if f.OnChange != nil {
+		f.OnChange(fmt.Sprintf("Linode %d shares %v", l.id, req.IPs))
+	}
+	reply(w, map[string]any{})
+}
+
+// assign moves addresses to Linodes in one region; every Linode keeps a
+// public IPv4 and shared addresses cannot be moved. The move shows after
+// AssignDelay.
+func (f *Fake) assign(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Region      string `json:"region"`
+		Assignments []struct {
+			Address  string `json:"address"`
+			LinodeID int    `json:"linode_id"`
+		} `json:"assignments"`
+	}
+	if r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&req) != nil || req.Region == "" || len(req.Assignments) == 0 {
+		fail(w, 400, "", "region and assignments are required")
+		return
+	}
+	left := map[int]int{}
+	for ip, o := range f.owner {
+		left[o]++
+		_ = ip
+	}
+	for _, a := range req.Assignments {
+		ip, err := netip.ParseAddr(a.Address)
+		o := f.owner[ip]
+		to := f.linodes[a.LinodeID]
+		switch {
+		case err != nil || o == 0:
+			fail(w, 400, "address", fmt.Sprintf("%s is not a valid IP address", a.Address))
+			return
+		case to == nil:
+			fail(w, 400, "linode_id", "Invalid Linode ID")
+			return
+		case to.region != req.Region || f.linodes[o].region != req.Region:
+			fail(w, 400, "region", "All Linodes and addresses must be in the region given")
+			return
+		}
+		for _, l := range f.linodes {
+			for _, s := range l.shared {
+				if s == ip {
+					fail(w, 400, "address", fmt.Sprintf("%s is shared and cannot be assigned; stop sharing it first", ip))
+					return
+				}
+			}
+		}
+		if o != a.LinodeID {
+			left[o]--
+			left[a.LinodeID]++
+		}
+	}
+	for id, n := range left {
+		if n < 1 && f.linodes[id] != nil {
+			fail(w, 400, "assignments", fmt.Sprintf("Linode %d must keep at least one public IPv4 address", id))
+			return
+		}
+	}
+	for _, a := range req.Assignments {
+		ip := netip.MustParseAddr(a.Address)
+		f.pending[ip] = assignment{to: a.LinodeID, at: time.Now()}
+	}
+	f.advance()
+	reply(w, map[string]any{})
+}

@@ -1,0 +1,381 @@
+// Package linode moves a Linode (Akamai) IPv4 address with linodego, in
+// one of two modes. share (the default): make sure the address is in this
+// Linode's shared set (read, merge, write: the share call replaces the
+// whole set), then the agent binds and announces it; on the Linode that
+// owns the address nothing is shared. assign: move the address to this
+// Linode and wait until the API lists it here. linodego's own retries are
+// off (it retries 429s forever); every call is bounded by the OCF deadline.
+package linode
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/linode/linodego"
+
+	"github.com/cloudvip/floatip/internal/param"
+	"github.com/cloudvip/floatip/internal/provider"
+	"github.com/cloudvip/floatip/ocf"
+)
+
+// Name is the provider's name.
+const Name = "linode"
+
+// Defaults.
+const (
+	DefaultAPI      = "https://api.linode.com"
+	DefaultMetadata = "http://169.254.169.254"
+)
+
+func init() { provider.Register(Spec) }
+
+// Spec describes the provider.
+var Spec = &provider.Spec{
+	Name: Name,
+	Params: []param.Spec{
+		provider.APIURL(Name, DefaultAPI),
+		provider.MetadataURL(Name, DefaultMetadata),
+		provider.TokenFile(Name),
+		{Name: "linode_id", Type: "integer",
+			Short: "This Linode's id",
+			Long:  "This Linode's id. Default: from the metadata service (/v1/instance), once per boot."},
+		{Name: "linode_mode", Type: "string", Default: "share",
+			Short: "share or assign",
+			Long:  "share: keep the address in this Linode's shared set and bind it (ARP data centers; with nic=lo and cidr_netmask=32 for BGP data centers, where a BGP speaker announces what is on lo). assign: move the address to this Linode (slow: Linode says up to a minute or two)."},
+		provider.CloudCheckInterval,
+	},
+	Local: func(netip.Addr) provider.Local { return provider.Local{Bind: true} },
+	Open:  open,
+}
+
+// Linode is the provider.
+type Linode struct {
+	API, Metadata, TokenFile, Mode string
+	ID                             int
+	region                         string
+	env                            provider.Env
+	client                         *linodego.Client
+}
+
+func open(get func(string) (string, bool), env provider.Env) (provider.Provider, error) {
+	l := &Linode{env: env, TokenFile: provider.String(get, "token_file", provider.DefaultTokenFile(Name)),
+		Mode: provider.String(get, "linode_mode", "share")}
+	var err error
+	if l.API, err = param.ParseOrigin("api_url", provider.String(get, "api_url", DefaultAPI)); err != nil {
+		return nil, err
+	}
+	if l.Metadata, err = param.ParseOrigin("metadata_url", provider.String(get, "metadata_url", DefaultMetadata)); err != nil {
+		return nil, err
+	}
+	if l.Mode != "share" && l.Mode != "assign" {
+		return nil, param.Errorf("linode_mode=%s is unknown; use share or assign", l.Mode)
+	}
+	if v, ok := get("linode_id"); ok && v != "" {
+		if l.ID, err = param.ParseInt("linode_id", v, 1, 1<<31-1); err != nil {
+			return nil, err
+		}
+	}
+	if !filepath.IsAbs(l.TokenFile) {
+		return nil, param.Errorf("token_file=%s is not an absolute path", l.TokenFile)
+	}
+	if err := provider.CheckEndpoint("api_url", l.API, DefaultAPI); err != nil {
+		return nil, err
+	}
+	if l.ID == 0 || l.Mode == "assign" {
+		if err := provider.CheckEndpoint("metadata_url", l.Metadata, DefaultMetadata); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+func transport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second}).DialContext
+	t.ResponseHeaderTimeout = 15 * time.Second
+	return t
+}
+
+// api returns the client; linodego's retries are off so provider.Retry and
+// the deadline decide.
+func (l *Linode) api() (*linodego.Client, error) {
+	if l.client != nil {
+		return l.client, nil
+	}
+	tok, err := provider.ReadToken(l.TokenFile)
+	if err != nil {
+		return nil, err
+	}
+	c := linodego.NewClient(&http.Client{Transport: transport()})
+	c.SetToken(tok)
+	c.SetBaseURL(l.API)
+	c.SetRetryCount(0)
+	c.SetLogger(quiet{})
+	l.client = &c
+	return l.client, nil
+}
+
+type quiet struct{}
+
+func (quiet) Errorf(string, ...any) {}
+func (quiet) Warnf(string, ...any)  {}
+func (quiet) Debugf(string, ...any) {}
+
+// identity returns this Linode's id and region: the parameter, the values
+// kept for this boot, or the metadata service (PUT /v1/token, GET
+// /v1/instance).
+func (l *Linode) identity(ctx context.Context) (int, string, error) {
+	if l.ID != 0 && (l.region != "" || l.Mode == "share") {
+		return l.ID, l.region, nil
+	}
+	cache := ""
+	if l.env.Cache != "" {
+		cache = filepath.Join(l.env.Cache, "floatip-linode.instance")
+		if b, err := os.ReadFile(cache); err == nil {
+			var c struct {
+				ID     int
+				Region string
+			}
+			if json.Unmarshal(b, &c) == nil && c.ID > 0 && (l.ID == 0 || l.ID == c.ID) {
+				l.ID, l.region = c.ID, c.Region
+				return l.ID, l.region, nil
+			}
+		}
+	}
+	hc := &http.Client{Transport: transport()}
+	var inst struct {
+		ID     int    `json:"id"`
+		Region string `json:"region"`
+	}
+	err := provider.Retry(ctx, func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, l.Metadata+"/v1/token", nil)
+		req.Header.Set("Metadata-Token-Expiry-Seconds", "300")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		tok, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("metadata token: HTTP %d", resp.StatusCode)
+		}
+		req, _ = http.NewRequestWithContext(ctx, http.MethodGet, l.Metadata+"/v1/instance", nil)
+		req.Header.Set("Metadata-Token", strings.TrimSpace(string(tok)))
+		req.Header.Set("Accept", "application/json")
+		resp, err = hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("metadata instance: HTTP %d", resp.StatusCode)
+		}
+		return json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&inst)
+	}, func(error, int) provider.Verdict { return provider.Verdict{Retry: true} })
+	if err != nil || inst.ID == 0 {
+		return 0, "", fmt.Errorf("linode: this Linode's id from the metadata service (set linode_id to skip it): %w", err)
+	}
+	if l.ID != 0 && l.ID != inst.ID {
+		return 0, "", ocf.Errorf(ocf.ErrConfigured, "linode: linode_id=%d but the metadata service says this is Linode %d", l.ID, inst.ID)
+	}
+	l.ID, l.region = inst.ID, inst.Region
+	if cache != "" {
+		b, _ := json.Marshal(map[string]any{"ID": l.ID, "Region": l.region})
+		os.WriteFile(cache, b, 0o644)
+	}
+	return l.ID, l.region, nil
+}
+
+// classify maps linodego failures to retries and OCF exit codes.
+func classify(err error, attempt int) provider.Verdict {
+	var le *linodego.Error
+	if !errors.As(err, &le) || le.Code < 100 {
+		// Not an HTTP answer: linodego gives connection errors small codes.
+		return provider.Verdict{Retry: true}
+	}
+	switch c := le.Code; {
+	case c == http.StatusTooManyRequests:
+		after := 0 * time.Second
+		if le.Response != nil {
+			if s, err := strconv.Atoi(le.Response.Header.Get("Retry-After")); err == nil {
+				after = time.Duration(s) * time.Second
+			}
+		}
+		return provider.Verdict{Retry: true, After: after}
+	case c >= 500 || c == http.StatusRequestTimeout:
+		return provider.Verdict{Retry: true}
+	case c == http.StatusUnauthorized || c == http.StatusForbidden:
+		return provider.Verdict{Retry: attempt < 2, Status: ocf.ErrPerm}
+	case c == http.StatusNotFound || c == http.StatusBadRequest:
+		return provider.Verdict{Status: ocf.ErrConfigured}
+	}
+	return provider.Verdict{Status: ocf.ErrGeneric}
+}
+
+func (l *Linode) wrap(what string, err error) error {
+	if ocf.StatusOf(err) == ocf.ErrPerm {
+		return ocf.Errorf(ocf.ErrPerm, "linode: %s: the API refused the token in %s (%v); it needs Linodes and IPs read/write scope", what, l.TokenFile, err)
+	}
+	return ocf.WithStatus(ocf.StatusOf(err), fmt.Errorf("linode: %s: %w", what, err))
+}
+
+// ips reads this Linode's addresses: owned public IPv4 and shared ones.
+func (l *Linode) ips(ctx context.Context, c *linodego.Client, id int) (owned, shared []string, err error) {
+	err = provider.Retry(ctx, func(ctx context.Context) error {
+		r, err := c.GetInstanceIPAddresses(ctx, id)
+		if err != nil {
+			return err
+		}
+		owned, shared = nil, nil
+		if r.IPv4 != nil {
+			for _, a := range append(append([]*linodego.InstanceIP{}, r.IPv4.Public...), r.IPv4.Private...) {
+				owned = append(owned, a.Address)
+			}
+			for _, a := range r.IPv4.Shared {
+				shared = append(shared, a.Address)
+			}
+		}
+		return nil
+	}, classify)
+	if err != nil {
+		return nil, nil, l.wrap(fmt.Sprintf("IPs of Linode %d", id), err)
+	}
+	return owned, shared, nil
+}
+
+func has(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Claim makes ip usable here (share) or moves it here (assign).
+func (l *Linode) Claim(ctx context.Context, ip netip.Addr) error {
+	if !ip.Is4() {
+		return ocf.Errorf(ocf.ErrConfigured, "linode: ip=%s: only IPv4 is supported", ip)
+	}
+	c, err := l.api()
+	if err != nil {
+		return err
+	}
+	me, region, err := l.identity(ctx)
+	if err != nil {
+		return err
+	}
+	owned, shared, err := l.ips(ctx, c, me)
+	if err != nil {
+		return err
+	}
+	s := ip.String()
+	if has(owned, s) || (l.Mode == "share" && has(shared, s)) {
+		l.env.Log.Infof("linode: %s is already %s Linode %d", s, map[bool]string{true: "owned by", false: "shared with"}[has(owned, s)], me)
+		return nil
+	}
+	if l.Mode == "share" {
+		// The share call replaces the whole set: keep what others shared.
+		set := append(append([]string{}, shared...), s)
+		err := provider.Retry(ctx, func(ctx context.Context) error {
+			return c.ShareIPAddresses(ctx, linodego.IPAddressesShareOptions{IPs: set, LinodeID: me})
+		}, classify)
+		if err != nil {
+			return l.wrap(fmt.Sprintf("share %s with Linode %d", s, me), err)
+		}
+		l.env.Log.Infof("linode: %s shared with Linode %d (shared set now %v)", s, me, set)
+		return nil
+	}
+	err = provider.Retry(ctx, func(ctx context.Context) error {
+		return c.InstancesAssignIPs(ctx, linodego.LinodesAssignIPsOptions{Region: region,
+			Assignments: []linodego.LinodeIPAssignment{{Address: s, LinodeID: me}}})
+	}, classify)
+	if err != nil {
+		return l.wrap(fmt.Sprintf("assign %s to Linode %d", s, me), err)
+	}
+	// The move shows under this Linode after a while: poll within the deadline.
+	for pause := 100 * time.Millisecond; ; pause = min(2*pause, 2*time.Second) {
+		owned, _, err := l.ips(ctx, c, me)
+		if err != nil {
+			return err
+		}
+		if has(owned, s) {
+			l.env.Log.Infof("linode: %s assigned to Linode %d", s, me)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ocf.Errorf(ocf.ErrGeneric, "linode: %s assigned to Linode %d but not listed there before the deadline (moves can take a minute or two: raise the start timeout)", s, me)
+		case <-time.After(pause):
+		}
+	}
+}
+
+// Check: share mode, is ip still shared with (or owned by) us; assign
+// mode, who owns it.
+func (l *Linode) Check(ctx context.Context, ip netip.Addr) (provider.Holder, error) {
+	c, err := l.api()
+	if err != nil {
+		return provider.Holder{}, err
+	}
+	me, _, err := l.identity(ctx)
+	if err != nil {
+		return provider.Holder{}, err
+	}
+	s := ip.String()
+	if l.Mode == "share" {
+		owned, shared, err := l.ips(ctx, c, me)
+		if err != nil {
+			return provider.Holder{}, err
+		}
+		if has(owned, s) || has(shared, s) {
+			return provider.Holder{Where: provider.Here}, nil
+		}
+		return provider.Holder{Where: provider.Nobody}, nil
+	}
+	var owner int
+	err = provider.Retry(ctx, func(ctx context.Context) error {
+		a, err := c.GetIPAddress(ctx, s)
+		if err == nil {
+			owner = a.LinodeID
+		}
+		return err
+	}, classify)
+	switch {
+	case err != nil:
+		return provider.Holder{}, l.wrap("get "+s, err)
+	case owner == me:
+		return provider.Holder{Where: provider.Here}, nil
+	case owner == 0:
+		return provider.Holder{Where: provider.Nobody}, nil
+	}
+	return provider.Holder{Where: provider.Elsewhere, Other: fmt.Sprintf("Linode %d", owner)}, nil
+}
+
+// Validate reads the token, identifies the Linode and reads its IPs.
+func (l *Linode) Validate(ctx context.Context, ip netip.Addr) error {
+	if !ip.Is4() {
+		return ocf.Errorf(ocf.ErrConfigured, "linode: ip=%s: only IPv4 is supported", ip)
+	}
+	c, err := l.api()
+	if err != nil {
+		return err
+	}
+	me, _, err := l.identity(ctx)
+	if err != nil {
+		return err
+	}
+	_, _, err = l.ips(ctx, c, me)
+	return err
+}

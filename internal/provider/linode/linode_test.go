@@ -1,0 +1,190 @@
+package linode
+
+import (
+	"context"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudvip/floatip/internal/fakecloud/linodefake"
+	"github.com/cloudvip/floatip/internal/provider"
+	"github.com/cloudvip/floatip/ocf"
+)
+
+const token = "lin-token-0123456789abcdef"
+
+func TestMain(m *testing.M) {
+	os.Setenv(provider.ForbidRealEndpoints, "1")
+	os.Exit(m.Run())
+}
+
+type logs struct{}
+
+func (logs) Debugf(string, ...any) {}
+func (logs) Infof(string, ...any)  {}
+func (logs) Warnf(string, ...any)  {}
+
+// world: Linode 101 (us, from 127.0.0.1) owns 198.51.100.1; 102 owns
+// 198.51.100.2 and the VIP 198.51.100.10; 103 owns 198.51.100.3 and
+// 198.51.100.20, which 101 already shares; 104 is in another region.
+func world(t *testing.T) (*linodefake.Fake, string) {
+	f := linodefake.New(token)
+	f.AddLinode(101, "us-east", "127.0.0.1", "198.51.100.1")
+	f.AddLinode(102, "us-east", "", "198.51.100.2", "198.51.100.10")
+	f.AddLinode(103, "us-east", "", "198.51.100.3", "198.51.100.20")
+	f.AddLinode(104, "eu-west", "", "203.0.113.4", "203.0.113.40")
+	f.Share(101, "198.51.100.20")
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	t.Cleanup(f.Close)
+	return f, srv.URL
+}
+
+func openL(t *testing.T, url string, extra map[string]string) provider.Provider {
+	t.Helper()
+	tf := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tf, []byte(token), 0o600)
+	params := map[string]string{"api_url": url, "metadata_url": url, "token_file": tf}
+	for k, v := range extra {
+		params[k] = v
+	}
+	p, err := Spec.Open(func(k string) (string, bool) { v, ok := params[k]; return v, ok }, provider.Env{Log: logs{}, Cache: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func dl(t *testing.T, d time.Duration) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestShareMergesAndIsIdempotent(t *testing.T) {
+	f, url := world(t)
+	p := openL(t, url, nil)
+	if err := p.Claim(dl(t, 5*time.Second), netip.MustParseAddr("198.51.100.10")); err != nil {
+		t.Fatal(err)
+	}
+	got := f.Shared(101)
+	sort.Strings(got)
+	if strings.Join(got, ",") != "198.51.100.10,198.51.100.20" {
+		t.Fatalf("shared set %v: the existing share was dropped or the VIP not added", got)
+	}
+	if f.Owner("198.51.100.10") != 102 {
+		t.Fatal("sharing changed the owner")
+	}
+	f.ResetCounts()
+	if err := p.Claim(dl(t, 5*time.Second), netip.MustParseAddr("198.51.100.10")); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.Count("POST"); n != 0 {
+		t.Fatalf("%d writes for an address already shared", n)
+	}
+	// On the owner nothing is shared.
+	if err := p.Claim(dl(t, 5*time.Second), netip.MustParseAddr("198.51.100.1")); err != nil || f.Count("POST") != 0 {
+		t.Fatalf("claim of an owned address: %v, %d writes", err, f.Count("POST"))
+	}
+	h, err := p.Check(dl(t, 5*time.Second), netip.MustParseAddr("198.51.100.10"))
+	if err != nil || h.Where != provider.Here {
+		t.Fatalf("check: %v %v", h, err)
+	}
+	if err := p.Claim(dl(t, 5*time.Second), netip.MustParseAddr("203.0.113.40")); ocf.StatusOf(err) != ocf.ErrConfigured || !strings.Contains(err.Error(), "same region") {
+		t.Fatalf("another region: %v", err)
+	}
+}
+
+func TestAssignWaitsUntilListed(t *testing.T) {
+	f, url := world(t)
+	f.AssignDelay = 300 * time.Millisecond
+	p := openL(t, url, map[string]string{"linode_mode": "assign"})
+	t0 := time.Now()
+	if err := p.Claim(dl(t, 5*time.Second), netip.MustParseAddr("198.51.100.10")); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(t0) < 300*time.Millisecond || f.Owner("198.51.100.10") != 101 {
+		t.Fatalf("returned after %v with owner %d", time.Since(t0), f.Owner("198.51.100.10"))
+	}
+	h, err := p.Check(dl(t, 5*time.Second), netip.MustParseAddr("198.51.100.2"))
+	if err != nil || h.String() != "taken by Linode 102" {
+		t.Fatalf("check: %v %v", h, err)
+	}
+	// A shared address cannot be assigned; a Linode must keep an IPv4.
+	if err := p.Claim(dl(t, 3*time.Second), netip.MustParseAddr("198.51.100.20")); ocf.StatusOf(err) != ocf.ErrConfigured {
+		t.Fatalf("assigning a shared address: %v", err)
+	}
+	f.AddLinode(105, "us-east", "", "198.51.100.50")
+	if err := p.Claim(dl(t, 3*time.Second), netip.MustParseAddr("198.51.100.50")); ocf.StatusOf(err) != ocf.ErrConfigured || !strings.Contains(err.Error(), "public IPv4") {
+		t.Fatalf("taking a Linode's last address: %v", err)
+	}
+	// Too slow for the deadline: 1, with advice.
+	f.AssignDelay = time.Minute
+	f.AddLinode(106, "us-east", "", "198.51.100.6", "198.51.100.60")
+	err = p.Claim(dl(t, time.Second), netip.MustParseAddr("198.51.100.60"))
+	if ocf.StatusOf(err) != ocf.ErrGeneric || !strings.Contains(err.Error(), "start timeout") {
+		t.Fatalf("slow move: %v", err)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fault  linodefake.Fault
+		budget time.Duration
+		status ocf.Status
+		reason string
+	}{
+		{"429 honours Retry-After", linodefake.Fault{Method: "POST", Status: 429, RetryAfter: 1, Times: 1}, 5 * time.Second, ocf.Success, ""},
+		{"429 beyond the deadline", linodefake.Fault{Method: "POST", Status: 429, RetryAfter: 60}, 2 * time.Second, ocf.ErrGeneric, "429"},
+		{"503 then success", linodefake.Fault{Path: "/v4/", Status: 503, Times: 2}, 5 * time.Second, ocf.Success, ""},
+		{"reset then success", linodefake.Fault{Path: "/v4/", Reset: true, Times: 1}, 5 * time.Second, ocf.Success, ""},
+		{"timeout", linodefake.Fault{Method: "POST", Delay: 10 * time.Second}, time.Second, ocf.ErrGeneric, "deadline"},
+		{"401", linodefake.Fault{Path: "/v4/", Status: 401}, 5 * time.Second, ocf.ErrPerm, "refused the token"},
+		{"metadata down", linodefake.Fault{Path: "/v1/", Status: 500}, time.Second, ocf.ErrGeneric, "set linode_id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, url := world(t)
+			f.Inject(tc.fault)
+			p := openL(t, url, nil)
+			t0 := time.Now()
+			err := p.Claim(dl(t, tc.budget), netip.MustParseAddr("198.51.100.10"))
+			if ocf.StatusOf(err) != tc.status || (err != nil && !strings.Contains(err.Error(), tc.reason)) {
+				t.Fatalf("%v (%v), want %v with %q", err, ocf.StatusOf(err), tc.status, tc.reason)
+			}
+			if time.Since(t0) > tc.budget+time.Second {
+				t.Fatalf("took %v", time.Since(t0))
+			}
+			if err != nil && strings.Contains(err.Error(), token) {
+				t.Fatal("token in an error")
+			}
+		})
+	}
+}
+
+func TestTokenAndParams(t *testing.T) {
+	_, url := world(t)
+	p := openL(t, url, map[string]string{"token_file": "/nonexistent/linode.token"})
+	if err := p.Claim(dl(t, time.Second), netip.MustParseAddr("198.51.100.10")); ocf.StatusOf(err) != ocf.ErrInstalled {
+		t.Fatalf("missing token file: %v", err)
+	}
+	for _, tc := range []struct {
+		params map[string]string
+		want   string
+	}{
+		{map[string]string{"linode_mode": "bgp"}, "linode_mode=bgp"},
+		{map[string]string{"linode_id": "x"}, "linode_id=x"},
+		{map[string]string{"api_url": "http://127.0.0.1:1/v4"}, "api_url="},
+		{map[string]string{"metadata_url": "http://127.0.0.1:1"}, "is the real endpoint"},
+	} {
+		_, err := Spec.Open(func(k string) (string, bool) { v, ok := tc.params[k]; return v, ok }, provider.Env{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.params, err, tc.want)
+		}
+	}
+}
