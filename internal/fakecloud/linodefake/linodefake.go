@@ -374,8 +374,14 @@ func (f *Fake) instanceIPs(w http.ResponseWriter, id int) {
 	}
 	reply(w, map[string]any{
 		"ipv4": map[string]any{"public": public, "private": []any{}, "shared": shared, "reserved": []any{}, "vpc": []any{}},
-		"ipv6": map[string]any{"link_local": nil, "slaac": nil, "global": []any{}},
+		"ipv6": map[string]any{"link_local": f.v6JSON(id, "fe80::", false), "slaac": f.v6JSON(id, "2001:db8:"+strconv.Itoa(id)+"::", true), "global": []any{}},
 	})
+}
+
+// v6JSON is a Linode's link-local or SLAAC address (/64).
+func (f *Fake) v6JSON(id int, prefix string, public bool) map[string]any {
+	return map[string]any{"address": fmt.Sprintf("%s%x", prefix, id), "gateway": "fe80::1", "prefix": 64, "public": public,
+		"rdns": "", "region": f.linodes[id].region, "subnet_mask": "ffff:ffff:ffff:ffff::", "type": "ipv6", "linode_id": id}
 }
 
 // share replaces Linode linode_id's shared set with ips.
