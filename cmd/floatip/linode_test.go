@@ -1,0 +1,134 @@
+package main_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudvip/floatip/internal/fakecloud/linodefake"
+	"github.com/cloudvip/floatip/internal/nstest"
+)
+
+const linodeToken = "linode-lab-token-0123456789"
+
+// linodeLab is a LAN of n nodes with the Linode fake in the cloud
+// namespace: node i is Linode 301+i (metadata by source address) owning
+// its own address; Linode 399 owns the VIPs 10.250.0.70-79 and 10.250.0.99.
+type linodeLab struct {
+	lan   *nstest.LAN
+	fake  *linodefake.Fake
+	url   string
+	token string
+	state []string
+}
+
+func newLinodeLab(t testing.TB, n int) *linodeLab {
+	lan := nstest.NewLAN(t, n)
+	f := linodefake.New(linodeToken)
+	for i := range lan.Nodes {
+		addr := fmt.Sprintf("10.250.0.%d", i+1)
+		f.AddLinode(301+i, "us-east", addr, addr)
+	}
+	vips := []string{"10.250.0.99"}
+	for i := 70; i < 80; i++ {
+		vips = append(vips, fmt.Sprintf("10.250.0.%d", i))
+	}
+	f.AddLinode(399, "us-east", "", vips...)
+	t.Cleanup(f.Close)
+	l := &linodeLab{lan: lan, fake: f, url: lan.Serve(t, f)}
+	l.token = filepath.Join(t.TempDir(), "linode.token")
+	os.WriteFile(l.token, []byte(linodeToken), 0o600)
+	for range lan.Nodes {
+		l.state = append(l.state, t.TempDir())
+	}
+	return l
+}
+
+func (l *linodeLab) params(ip, mode string) map[string]string {
+	return map[string]string{"ip": ip, "provider": "linode", "linode_mode": mode, "api_url": l.url, "metadata_url": l.url, "token_file": l.token}
+}
+
+func (l *linodeLab) call(t testing.TB, node int, action string, p map[string]string, env ...string) result {
+	t.Helper()
+	return call(t, l.lan.Nodes[node], l.state[node], action, p, env...)
+}
+
+func TestLinodeOCFTester(t *testing.T) {
+	needTool(t, "ocf-tester")
+	for _, mode := range []string{"share", "assign"} {
+		t.Run(mode, func(t *testing.T) {
+			l := newLinodeLab(t, 1)
+			l.fake.AssignDelay = 200 * time.Millisecond
+			args := []string{"ip", "netns", "exec", l.lan.Nodes[0], "ocf-tester", "-n", "vip"}
+			for k, v := range l.params("10.250.0.70", mode) {
+				args = append(args, "-o", k+"="+v)
+			}
+			cmd := exec.Command(args[0], append(args[1:], bin)...)
+			cmd.Env = append(os.Environ(), "HA_RSCTMP="+l.state[0])
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "passed all tests") {
+				t.Fatalf("ocf-tester: %v\n%s", err, out)
+			}
+			if n := l.fake.Count("POST"); n != 1 {
+				t.Fatalf("ocf-tester's starts made %d writes, want 1", n)
+			}
+			if mode == "assign" && l.fake.Owner("10.250.0.70") != 301 {
+				t.Fatalf("owner %d, want 301", l.fake.Owner("10.250.0.70"))
+			}
+			if mode == "share" && strings.Join(l.fake.Shared(301), ",") != "10.250.0.70" {
+				t.Fatalf("shared set %v", l.fake.Shared(301))
+			}
+		})
+	}
+}
+
+// TestLinodeTwoNodes: share mode, B's start adds the VIP to B's shared set
+// and leaves A's alone; assign mode, B's start moves it and A's depth-10
+// monitor reports 7 naming B's Linode.
+func TestLinodeTwoNodes(t *testing.T) {
+	recurring := "OCF_RESKEY_CRM_meta_interval=10000"
+	t.Run("share", func(t *testing.T) {
+		l := newLinodeLab(t, 2)
+		p := l.params("10.250.0.71", "share")
+		p["cloud_check_interval"] = "0"
+		l.fake.Share(302, "10.250.0.99") // someone else's share on B must survive
+		want(t, l.call(t, 0, "start", p), 0, "start on A")
+		want(t, l.call(t, 0, "stop", p), 0, "stop on A")
+		want(t, l.call(t, 1, "start", p), 0, "start on B")
+		if got := strings.Join(l.fake.Shared(302), ","); got != "10.250.0.99,10.250.0.71" {
+			t.Fatalf("B's shared set %q: the existing share must stay and the VIP join it", got)
+		}
+		if a := nstest.Addrs(t, l.lan.Nodes[1], l.lan.NodeIf); !strings.Contains(a, "inet 10.250.0.71/24") {
+			t.Fatalf("not bound on B:\n%s", a)
+		}
+		want(t, l.call(t, 1, "monitor", p, recurring, "OCF_CHECK_LEVEL=10"), 0, "B's depth-10 monitor (still shared with B)")
+		l.fake.Share(302, "10.250.0.99")
+		r := l.call(t, 1, "monitor", p, recurring, "OCF_CHECK_LEVEL=10")
+		want(t, r, 7, "B's depth-10 monitor after the share was removed")
+	})
+	t.Run("assign", func(t *testing.T) {
+		l := newLinodeLab(t, 2)
+		l.fake.AssignDelay = 300 * time.Millisecond
+		p := l.params("10.250.0.72", "assign")
+		p["cloud_check_interval"] = "0"
+		want(t, l.call(t, 0, "start", p), 0, "start on A")
+		want(t, l.call(t, 1, "start", p), 0, "start on B")
+		if o := l.fake.Owner("10.250.0.72"); o != 302 {
+			t.Fatalf("owner %d after B's start, want 302", o)
+		}
+		r := l.call(t, 0, "monitor", p, recurring, "OCF_CHECK_LEVEL=10")
+		want(t, r, 7, "A's depth-10 monitor after B took the IP")
+		if !strings.Contains(r.stderr, "taken by Linode 302") {
+			t.Fatalf("A's monitor does not name B:\n%s", r.stderr)
+		}
+		before := l.fake.Count("")
+		want(t, l.call(t, 0, "stop", p), 0, "stop on A")
+		if n := l.fake.Count("") - before; n != 0 {
+			t.Fatalf("stop made %d requests", n)
+		}
+	})
+}
