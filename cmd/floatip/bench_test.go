@@ -322,3 +322,52 @@ func BenchmarkOCIStart(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLinodeStart: start in share mode (the address joins the node's
+// shared set, then the node is stopped so the next start shares again) and
+// assign mode (moving between two Linodes), against the fake with 0 and
+// 50 ms added to every answer.
+func BenchmarkLinodeStart(b *testing.B) {
+	for _, mode := range []string{"share", "assign"} {
+		for _, lat := range []time.Duration{0, 50 * time.Millisecond} {
+			b.Run(fmt.Sprintf("%s/latency=%v", mode, lat), func(b *testing.B) {
+				l := newLinodeLab(b, 2)
+				l.fake.Latency = lat
+				l.fake.PerMinute = 1e6
+				env := func(n int) []string {
+					return []string{"OCF_RESKEY_ip=10.250.0.73", "OCF_RESKEY_provider=linode", "OCF_RESKEY_linode_mode=" + mode,
+						"OCF_RESKEY_api_url=" + l.url, "OCF_RESKEY_metadata_url=" + l.url, "OCF_RESKEY_token_file=" + l.token,
+						"OCF_RESKEY_arp_count=1", "HA_RSCTMP=" + l.state[n]}
+				}
+				for n := range l.state {
+					runAction(b, l.lan.Nodes[n], bin, "start", env(n), 0)
+					runAction(b, l.lan.Nodes[n], bin, "stop", env(n), 0)
+				}
+				var starts series
+				reqs := 0
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					n := i % 2
+					if mode == "share" {
+						l.fake.Share(301+n) // unshared again: every start writes
+					}
+					l.fake.ResetCounts()
+					starts = append(starts, runAction(b, l.lan.Nodes[n], bin, "start", env(n), 0))
+					reqs += l.fake.Count("")
+					b.StopTimer()
+					runAction(b, l.lan.Nodes[n], bin, "stop", env(n), 0)
+					b.StartTimer()
+				}
+				b.StopTimer()
+				per := float64(reqs) / float64(b.N)
+				wall := starts.median(wallOf)
+				b.ReportMetric(per, "requests/start")
+				b.ReportMetric(ms(wall-time.Duration(per*float64(lat))), "overhead-ms")
+				if b.N > 1 {
+					b.Logf("Linode %s start, latency %v: median wall %.1f ms, %.2f requests per start, overhead above network %.1f ms (cpu %.2f ms)",
+						mode, lat, ms(wall), per, ms(wall-time.Duration(per*float64(lat))), ms(starts.median(cpuOf)))
+				}
+			})
+		}
+	}
+}
