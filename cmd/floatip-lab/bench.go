@@ -17,7 +17,7 @@ import (
 func benchFailover(args []string) int {
 	fs, c := flags("bench-failover")
 	runs := fs.Int("runs", 20, "failovers per configuration")
-	only := fs.String("only", "", "run one configuration: floatip, ipaddr2, digitalocean or oci (default: all)")
+	only := fs.String("only", "", "run one configuration: floatip, ipaddr2, digitalocean, oci or linode (both modes) (default: all)")
 	fs.Parse(args)
 	self, _ := os.Executable()
 	t0 := time.Now()
@@ -38,7 +38,8 @@ func benchFailover(args []string) int {
 	defer func() { l.Down(); os.RemoveAll(l.Dir()) }()
 	type config struct{ name, agent, provider string }
 	none := []config{{"floatip (none)", "ocf:cloudvip:floatip", "none"}, {"IPaddr2", "ocf:heartbeat:IPaddr2", "none"}}
-	do := []config{{"floatip (digitalocean)", "ocf:cloudvip:floatip", "digitalocean"}, {"floatip (oci)", "ocf:cloudvip:floatip", "oci"}}
+	do := []config{{"floatip (digitalocean)", "ocf:cloudvip:floatip", "digitalocean"}, {"floatip (oci)", "ocf:cloudvip:floatip", "oci"},
+		{"floatip (linode share)", "ocf:cloudvip:floatip", "linode-share"}, {"floatip (linode assign)", "ocf:cloudvip:floatip", "linode-assign"}}
 	results := map[string][]*lab.Result{}
 	current := ""
 	run := func(cf config, i int) error {
@@ -87,9 +88,11 @@ func benchFailover(args []string) int {
 	case "digitalocean":
 		none, do = nil, do[:1]
 	case "oci":
-		none, do = nil, do[1:]
+		none, do = nil, do[1:2]
+	case "linode":
+		none, do = nil, do[2:]
 	default:
-		fmt.Fprintf(os.Stderr, "floatip-lab: --only=%s: use floatip, ipaddr2, digitalocean or oci\n", *only)
+		fmt.Fprintf(os.Stderr, "floatip-lab: --only=%s: use floatip, ipaddr2, digitalocean, oci or linode\n", *only)
 		return 2
 	}
 	for i := 0; i < *runs; i++ {

@@ -86,6 +86,6 @@ func flags(name string) (*pflag.FlagSet, *common) {
 	c := &common{}
 	fs.IntVar(&c.nodes, "nodes", 3, "cluster nodes")
 	fs.IntVar(&c.token, "token", 1000, "corosync totem token (ms)")
-	fs.StringVar(&c.provider, "provider", "none", "floatip provider: none, digitalocean or oci")
+	fs.StringVar(&c.provider, "provider", "none", "floatip provider: none, digitalocean, oci, linode-share or linode-assign")
 	return fs, c
 }

@@ -349,7 +349,7 @@ func BenchmarkLinodeStart(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					n := i % 2
 					if mode == "share" {
-						l.fake.Share(301+n) // unshared again: every start writes
+						l.fake.Share(301 + n) // unshared again: every start writes
 					}
 					l.fake.ResetCounts()
 					starts = append(starts, runAction(b, l.lan.Nodes[n], bin, "start", env(n), 0))

@@ -206,10 +206,8 @@ func (l *Lab) checkInvariants(res *Result, provider string, from *Node) {
 	if err != nil || at != holders[0] {
 		res.Problems = append(res.Problems, fmt.Sprintf("Pacemaker says vip runs on %s (%v) but %s holds it", nodeName(at), err, holders[0].Name))
 	}
-	if provider != "none" {
-		if ch := l.CloudHolder(provider); ch != holders[0] {
-			res.Problems = append(res.Problems, fmt.Sprintf("the cloud routes the IP to %s, Pacemaker runs it on %s", nodeName(ch), holders[0].Name))
-		}
+	if provider != "none" && !l.CloudAgrees(provider, holders[0]) {
+		res.Problems = append(res.Problems, fmt.Sprintf("the cloud does not route the IP to %s, where Pacemaker runs it", holders[0].Name))
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/cloudvip/floatip/internal/fakecloud/dofake"
+	"github.com/cloudvip/floatip/internal/fakecloud/linodefake"
 	"github.com/cloudvip/floatip/internal/fakecloud/ocifake"
 	"github.com/cloudvip/floatip/internal/nstest"
 )
@@ -36,6 +37,10 @@ const (
 	ClientAddr  = "10.250.9.2"
 	LANVIP      = "10.250.0.200"
 	OCIVIP      = "10.250.0.60"
+	LinodeVIP   = "10.250.0.70" // share mode
+	LinodeVIP2  = "10.250.0.71" // assign mode
+	LinodeToken = "linode-lab-0123456789abcdef"
+	linodeBase  = 300
 	ReservedIP  = "203.0.113.50"
 	OCITenancy  = "ocid1.tenancy.oc1..floatiplab"
 	DOToken     = "dop_v1_lab0123456789abcdef0123456789abcdef"
@@ -75,6 +80,7 @@ type Lab struct {
 	Nodes  []*Node
 	Fake   *dofake.Fake
 	OCI    *ocifake.Fake
+	Linode *linodefake.Fake
 	vnics  map[string]*Node // OCI VNIC id -> node
 	API    string           // fake cloud origin, as nodes see it
 	srv    *http.Server
@@ -260,7 +266,29 @@ func (l *Lab) cloud() error {
 		l.Record(fmt.Sprintf("cloud routes %s to VNIC of (%s)", ip, nodeName(l.vnics[vnic])))
 	}
 	l.OCI = o
+	// Linode: node i is Linode 301+i owning its own address; Linode 399
+	// owns the VIPs (and one more address, so it keeps one when a VIP is
+	// assigned away).
+	lf := linodefake.New(LinodeToken)
+	lf.AssignDelay = l.cfg.ActionTime
+	for i, n := range l.Nodes {
+		lf.AddLinode(linodeBase+i+1, "us-east", n.Addr, n.Addr)
+	}
+	lf.AddLinode(399, "us-east", "", LinodeVIP, LinodeVIP2, "10.250.0.99")
+	lf.OnChange = func(ip netip.Addr, id int) {
+		name := "Linode " + strconv.Itoa(id)
+		if i := id - linodeBase - 1; i >= 0 && i < len(l.Nodes) {
+			name = l.Nodes[i].Name
+		}
+		l.Record(fmt.Sprintf("cloud routes %s to (%s)", ip, name))
+	}
+	l.Linode = lf
+	if err := os.WriteFile(filepath.Join(l.cfg.Dir, "linode.token"), []byte(LinodeToken+"\n"), 0o600); err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
+	mux.Handle("/v4/", lf)
+	mux.Handle("/v1/", lf)
 	mux.Handle("/v2/", f)
 	mux.Handle("/metadata/", f)
 	mux.Handle("/20160918/", o)
@@ -552,6 +580,9 @@ func (l *Lab) Down() {
 	}
 	if l.OCI != nil {
 		l.OCI.Close()
+	}
+	if l.Linode != nil {
+		l.Linode.Close()
 	}
 	if l.srv != nil {
 		l.srv.Close()

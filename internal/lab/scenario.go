@@ -19,6 +19,10 @@ func VIP(p string) string {
 		return ReservedIP
 	case "oci":
 		return OCIVIP
+	case "linode-share":
+		return LinodeVIP
+	case "linode-assign":
+		return LinodeVIP2
 	}
 	return LANVIP
 }
@@ -45,6 +49,10 @@ func (l *Lab) CreateResources(agent, provider string) error {
 			"token_file="+l.TokenFile(), "op", "start", "timeout=60s")
 	case provider == "oci":
 		args = append(args, "ip="+OCIVIP, "provider=oci", "api_url="+l.API, "metadata_url="+l.API, "auth_url="+l.API,
+			"op", "start", "timeout=60s")
+	case strings.HasPrefix(provider, "linode-"):
+		args = append(args, "ip="+VIP(provider), "provider=linode", "linode_mode="+strings.TrimPrefix(provider, "linode-"),
+			"api_url="+l.API, "metadata_url="+l.API, "token_file="+filepath.Join(l.cfg.Dir, "linode.token"),
 			"op", "start", "timeout=60s")
 	case strings.HasSuffix(agent, "IPaddr2"):
 		args = append(args, "ip="+LANVIP, "cidr_netmask=24", "nic=eth0")
@@ -104,6 +112,15 @@ func (l *Lab) Locate(rsc string, from *Node) (*Node, error) {
 		return nil, fmt.Errorf("lab: %s runs on %d nodes: %s", rsc, len(m), strings.TrimSpace(out))
 	}
 	return l.Node(m[0][1]), nil
+}
+
+func (l *Lab) index(n *Node) int {
+	for i, m := range l.Nodes {
+		if m == n {
+			return i
+		}
+	}
+	return -1
 }
 
 // Node returns the node called name.
@@ -187,10 +204,31 @@ func (l *Lab) holds(n *Node, provider string) bool {
 	return err == nil && strings.Contains(string(out), " "+VIP(provider)+"/")
 }
 
+// CloudAgrees reports whether the fake cloud lets provider's VIP reach
+// node n: it routes or assigns it there, or (Linode share mode, where
+// shares persist because stop never unshares) n is in the VIP's share set.
+func (l *Lab) CloudAgrees(provider string, n *Node) bool {
+	if provider == "linode-share" {
+		for _, ip := range l.Linode.Shared(linodeBase + 1 + l.index(n)) {
+			if ip == LinodeVIP {
+				return true
+			}
+		}
+		return false
+	}
+	return l.CloudHolder(provider) == n
+}
+
 // CloudHolder is the node the fake cloud routes provider's VIP to.
 func (l *Lab) CloudHolder(provider string) *Node {
-	if provider == "oci" {
+	switch provider {
+	case "oci":
 		return l.vnics[l.OCI.Holder(OCIVIP)]
+	case "linode-assign":
+		if i := l.Linode.Owner(LinodeVIP2) - linodeBase - 1; i >= 0 && i < len(l.Nodes) {
+			return l.Nodes[i]
+		}
+		return nil
 	}
 	d := l.Fake.Holder(ReservedIP)
 	if i := d - dropletBase - 1; i >= 0 && i < len(l.Nodes) {

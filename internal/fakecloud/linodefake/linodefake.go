@@ -41,9 +41,9 @@ type Fake struct {
 	AssignDelay time.Duration
 	// PerMinute is the rate limit for the API.
 	PerMinute int
-	// OnChange, if set, is called (locked) when an address moves or a
-	// share set changes.
-	OnChange func(what string)
+	// OnChange, if set, is called (locked) when an address is assigned to
+	// a Linode or joins its shared set.
+	OnChange func(ip netip.Addr, linode int)
 
 	mu       sync.Mutex
 	closed   chan struct{}
@@ -164,7 +164,7 @@ func (f *Fake) advance() {
 			f.owner[ip] = a.to
 			delete(f.pending, ip)
 			if f.OnChange != nil {
-				f.OnChange(fmt.Sprintf("%s assigned to Linode %d", ip, a.to))
+				f.OnChange(ip, a.to)
 			}
 		}
 	}
@@ -416,9 +416,15 @@ func (f *Fake) share(w http.ResponseWriter, r *http.Request) {
 		}
 		set = append(set, ip)
 	}
+	old := map[netip.Addr]bool{}
+	for _, ip := range l.shared {
+		old[ip] = true
+	}
 	l.shared = set
-	if f.OnChange != nil {
-		f.OnChange(fmt.Sprintf("Linode %d shares %v", l.id, req.IPs))
+	for _, ip := range set {
+		if !old[ip] && f.OnChange != nil {
+			f.OnChange(ip, l.id)
+		}
 	}
 	reply(w, map[string]any{})
 }
