@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -87,6 +89,17 @@ func ReadToken(path string) (string, error) {
 		return "", ocf.Errorf(ocf.ErrInstalled, "token_file %s must hold exactly one token (it is empty or has several words)", path)
 	}
 	return tok, nil
+}
+
+// Transport is the HTTP transport providers use: short connect and
+// response-header timeouts, so a dead endpoint costs seconds, not the
+// whole deadline, before the retry loop tries again.
+func Transport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 5 * time.Second
+	t.ResponseHeaderTimeout = 15 * time.Second
+	return t
 }
 
 // Verdict classifies a failed attempt.

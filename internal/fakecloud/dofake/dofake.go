@@ -20,28 +20,20 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cloudvip/floatip/internal/fakecloud"
 )
 
-// Fault is an injected failure for requests whose method and path match.
-type Fault struct {
-	Method string // "" matches any
-	Path   string // prefix of the request path; "" matches any
-	Status int    // HTTP status to answer with (a DigitalOcean error body)
-	// RetryAfter is sent as Retry-After with a 429.
-	RetryAfter int
-	Reset      bool          // drop the connection without an answer
-	Delay      time.Duration // wait before answering (timeouts)
-	Times      int           // how many requests it hits; 0 = every one
-}
+// Fault is an injected failure (see fakecloud.Fault).
+type Fault = fakecloud.Fault
 
 // Fake is the API and metadata service in one http.Handler.
 type Fake struct {
+	fakecloud.Injector
 	// Token is the bearer token the API accepts.
 	Token string
 	// ActionTime is how long an action stays "in-progress".
 	ActionTime time.Duration
-	// Latency is added to every answer.
-	Latency time.Duration
 	// PerMinute and PerHour are the rate limits (DigitalOcean: 250, 5000).
 	PerMinute, PerHour int
 	// FailActions makes the next N actions end "errored".
@@ -52,16 +44,13 @@ type Fake struct {
 	OnRoute func(ip netip.Addr, droplet int)
 
 	mu       sync.Mutex
-	closed   chan struct{}
 	now      func() time.Time
 	ips      map[netip.Addr]*reserved
 	actions  map[int]*action
 	nextID   int
 	droplets map[netip.Addr]int // metadata: client address -> droplet id
 	known    map[int]bool       // droplets that exist
-	faults   []*Fault
-	hits     []time.Time // requests for the rate limit
-	counts   map[string]int
+	hits     []time.Time        // requests for the rate limit
 }
 
 type reserved struct {
@@ -84,9 +73,9 @@ type action struct {
 
 // New returns a fake with DigitalOcean's rate limits and token tok.
 func New(tok string) *Fake {
-	return &Fake{Token: tok, PerMinute: 250, PerHour: 5000, now: time.Now, closed: make(chan struct{}),
+	return &Fake{Token: tok, PerMinute: 250, PerHour: 5000, now: time.Now,
 		ips: map[netip.Addr]*reserved{}, actions: map[int]*action{}, nextID: 1000,
-		droplets: map[netip.Addr]int{}, known: map[int]bool{}, counts: map[string]int{}}
+		droplets: map[netip.Addr]int{}, known: map[int]bool{}}
 }
 
 // AddIP creates a reserved IP (v4 or v6) in region, assigned to droplet (0: none).
@@ -129,50 +118,11 @@ func (f *Fake) Holder(ip string) int {
 	return 0
 }
 
-// Close ends delayed answers still waiting (call before closing the server).
-func (f *Fake) Close() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	select {
-	case <-f.closed:
-	default:
-		close(f.closed)
-	}
-}
-
-// Inject adds a fault.
-func (f *Fake) Inject(fl Fault) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := fl
-	f.faults = append(f.faults, &c)
-}
-
-// ClearFaults removes every fault.
-func (f *Fake) ClearFaults() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.faults = nil
-}
-
-// Count returns how many requests matched "METHOD /path/prefix" ("" for all).
-func (f *Fake) Count(prefix string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for k, v := range f.counts {
-		if strings.HasPrefix(k, prefix) {
-			n += v
-		}
-	}
-	return n
-}
-
 // ResetCounts zeroes the request counters and the rate-limit window.
 func (f *Fake) ResetCounts() {
+	f.Injector.ResetCounts()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.counts = map[string]int{}
 	f.hits = nil
 }
 
@@ -223,42 +173,8 @@ func reply(w http.ResponseWriter, code int, v any) {
 
 // ServeHTTP answers API (/v2/...) and metadata (/metadata/v1/...) requests.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if f.Latency > 0 {
-		time.Sleep(f.Latency)
-	}
-	f.mu.Lock()
-	f.counts[r.Method+" "+r.URL.Path]++
-	fault := f.match(r)
-	f.mu.Unlock()
-	if fault != nil {
-		if fault.Delay > 0 {
-			select {
-			case <-time.After(fault.Delay):
-			case <-r.Context().Done():
-				return
-			case <-f.closed:
-				return
-			}
-		}
-		if fault.Reset {
-			if hj, ok := w.(http.Hijacker); ok {
-				if c, _, err := hj.Hijack(); err == nil {
-					if tc, ok := c.(*net.TCPConn); ok {
-						tc.SetLinger(0)
-					}
-					c.Close()
-					return
-				}
-			}
-			panic(http.ErrAbortHandler)
-		}
-		if fault.Status != 0 {
-			if fault.RetryAfter > 0 {
-				w.Header().Set("Retry-After", strconv.Itoa(fault.RetryAfter))
-			}
-			f.fail(w, fault.Status, errorID(fault.Status), http.StatusText(fault.Status))
-			return
-		}
+	if f.Intercept(w, r, f.writeFault) {
+		return
 	}
 	if strings.HasPrefix(r.URL.Path, "/metadata/") {
 		f.metadata(w, r)
@@ -267,20 +183,12 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.api(w, r)
 }
 
-// match returns the first fault for r and uses one of its hits. Callers hold mu.
-func (f *Fake) match(r *http.Request) *Fault {
-	for i, fl := range f.faults {
-		if (fl.Method == "" || fl.Method == r.Method) && strings.HasPrefix(r.URL.Path, fl.Path) {
-			if fl.Times > 0 {
-				fl.Times--
-				if fl.Times == 0 {
-					f.faults = append(f.faults[:i], f.faults[i+1:]...)
-				}
-			}
-			return fl
-		}
+// writeFault answers an injected fault in DigitalOcean's error shape.
+func (f *Fake) writeFault(w http.ResponseWriter, fl *Fault) {
+	if fl.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(fl.RetryAfter))
 	}
-	return nil
+	f.fail(w, fl.Status, errorID(fl.Status), http.StatusText(fl.Status))
 }
 
 func errorID(code int) string {

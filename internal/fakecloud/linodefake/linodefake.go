@@ -20,22 +20,17 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cloudvip/floatip/internal/fakecloud"
 )
 
-// Fault is an injected failure.
-type Fault struct {
-	Method, Path string // "" any; Path is a prefix
-	Status       int
-	RetryAfter   int
-	Reset        bool
-	Delay        time.Duration
-	Times        int
-}
+// Fault is an injected failure (see fakecloud.Fault).
+type Fault = fakecloud.Fault
 
 // Fake is the API and metadata service.
 type Fake struct {
-	Token   string
-	Latency time.Duration
+	fakecloud.Injector
+	Token string
 	// AssignDelay is how long an assigned address takes to show under its
 	// new Linode (Linode says a move can take a minute or two).
 	AssignDelay time.Duration
@@ -46,15 +41,12 @@ type Fake struct {
 	OnChange func(ip netip.Addr, linode int)
 
 	mu       sync.Mutex
-	closed   chan struct{}
 	linodes  map[int]*linode
 	bySource map[netip.Addr]int
 	owner    map[netip.Addr]int        // public IPv4 -> owning Linode
 	pending  map[netip.Addr]assignment // moves not visible yet
 	tokens   map[string]int
-	faults   []*Fault
 	hits     []time.Time
-	counts   map[string]int
 	seq      int
 }
 
@@ -71,9 +63,9 @@ type assignment struct {
 
 // New returns a fake accepting token tok.
 func New(tok string) *Fake {
-	return &Fake{Token: tok, PerMinute: 800, closed: make(chan struct{}), linodes: map[int]*linode{},
+	return &Fake{Token: tok, PerMinute: 800, linodes: map[int]*linode{},
 		bySource: map[netip.Addr]int{}, owner: map[netip.Addr]int{}, pending: map[netip.Addr]assignment{},
-		tokens: map[string]int{}, counts: map[string]int{}}
+		tokens: map[string]int{}}
 }
 
 // AddLinode creates Linode id in region whose metadata answers from client
@@ -119,43 +111,12 @@ func (f *Fake) Shared(id int) []string {
 	return out
 }
 
-// Inject adds a fault.
-func (f *Fake) Inject(fl Fault) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := fl
-	f.faults = append(f.faults, &c)
-}
-
-// Count returns how many requests matched "METHOD /path/prefix".
-func (f *Fake) Count(prefix string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for k, v := range f.counts {
-		if strings.HasPrefix(k, prefix) {
-			n += v
-		}
-	}
-	return n
-}
-
 // ResetCounts zeroes the counters and the rate-limit window.
 func (f *Fake) ResetCounts() {
+	f.Injector.ResetCounts()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.counts, f.hits = map[string]int{}, nil
-}
-
-// Close ends delayed answers.
-func (f *Fake) Close() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	select {
-	case <-f.closed:
-	default:
-		close(f.closed)
-	}
+	f.hits = nil
 }
 
 func (f *Fake) advance() {
@@ -190,42 +151,8 @@ func reply(w http.ResponseWriter, v any) {
 
 // ServeHTTP answers /v4 (API) and /v1 (metadata).
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if f.Latency > 0 {
-		time.Sleep(f.Latency)
-	}
-	f.mu.Lock()
-	f.counts[r.Method+" "+r.URL.Path]++
-	fault := f.match(r)
-	f.mu.Unlock()
-	if fault != nil {
-		if fault.Delay > 0 {
-			select {
-			case <-time.After(fault.Delay):
-			case <-r.Context().Done():
-				return
-			case <-f.closed:
-				return
-			}
-		}
-		if fault.Reset {
-			if hj, ok := w.(http.Hijacker); ok {
-				if c, _, err := hj.Hijack(); err == nil {
-					if tc, ok := c.(*net.TCPConn); ok {
-						tc.SetLinger(0)
-					}
-					c.Close()
-					return
-				}
-			}
-			panic(http.ErrAbortHandler)
-		}
-		if fault.Status != 0 {
-			if fault.RetryAfter > 0 {
-				w.Header().Set("Retry-After", strconv.Itoa(fault.RetryAfter))
-			}
-			fail(w, fault.Status, "", http.StatusText(fault.Status))
-			return
-		}
+	if f.Intercept(w, r, writeFault) {
+		return
 	}
 	if strings.HasPrefix(r.URL.Path, "/v1/") {
 		f.metadata(w, r)
@@ -234,19 +161,12 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.api(w, r)
 }
 
-func (f *Fake) match(r *http.Request) *Fault {
-	for i, fl := range f.faults {
-		if (fl.Method == "" || fl.Method == r.Method) && strings.HasPrefix(r.URL.Path, fl.Path) {
-			if fl.Times > 0 {
-				fl.Times--
-				if fl.Times == 0 {
-					f.faults = append(f.faults[:i], f.faults[i+1:]...)
-				}
-			}
-			return fl
-		}
+// writeFault answers an injected fault in Linode's error shape.
+func writeFault(w http.ResponseWriter, fl *Fault) {
+	if fl.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(fl.RetryAfter))
 	}
-	return nil
+	fail(w, fl.Status, "", http.StatusText(fl.Status))
 }
 
 // metadata: PUT /v1/token (Metadata-Token-Expiry-Seconds) then GET

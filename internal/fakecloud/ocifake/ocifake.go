@@ -29,23 +29,17 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cloudvip/floatip/internal/fakecloud"
 )
 
-// Fault is an injected failure for matching requests.
-type Fault struct {
-	Method string // "" any
-	Path   string // path prefix, "" any
-	Status int
-	Code   string // OCI error code, e.g. TooManyRequests
-	Reset  bool
-	Delay  time.Duration
-	Times  int // 0: every request
-}
+// Fault is an injected failure (see fakecloud.Fault).
+type Fault = fakecloud.Fault
 
 // Fake is the whole service in one http.Handler.
 type Fake struct {
+	fakecloud.Injector
 	Tenancy, Region, Compartment string
-	Latency                      time.Duration
 	// PageSize bounds list answers (opc-next-page carries the rest).
 	PageSize int
 	// OnMove, if set, is called (with the fake locked) when an address is
@@ -53,7 +47,6 @@ type Fake struct {
 	OnMove func(ip netip.Addr, vnic string)
 
 	mu        sync.Mutex
-	closed    chan struct{}
 	ca        *x509.Certificate
 	caKey     *rsa.PrivateKey
 	caPEM     []byte
@@ -63,8 +56,6 @@ type Fake struct {
 	ips       map[string]*IP // private IPs and IPv6, by id
 	apiKeys   map[string]*rsa.PublicKey
 	sessions  map[string]*rsa.PublicKey
-	faults    []*Fault
-	counts    map[string]int
 	seq       int
 }
 
@@ -106,9 +97,9 @@ func New(tenancy, region string) *Fake {
 	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	ca, _ := x509.ParseCertificate(der)
 	return &Fake{Tenancy: tenancy, Region: region, Compartment: "ocid1.compartment.oc1..fake", PageSize: 100,
-		closed: make(chan struct{}), ca: ca, caKey: key, caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		ca: ca, caKey: key, caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		instances: map[netip.Addr]*Instance{}, vnics: map[string]*Vnic{}, subnets: map[string]*Subnet{},
-		ips: map[string]*IP{}, apiKeys: map[string]*rsa.PublicKey{}, sessions: map[string]*rsa.PublicKey{}, counts: map[string]int{}}
+		ips: map[string]*IP{}, apiKeys: map[string]*rsa.PublicKey{}, sessions: map[string]*rsa.PublicKey{}}
 }
 
 func (f *Fake) id(kind string) string {
@@ -208,52 +199,6 @@ func (f *Fake) ForgetSessions() {
 	f.sessions = map[string]*rsa.PublicKey{}
 }
 
-// Inject adds a fault; ClearFaults removes them all.
-func (f *Fake) Inject(fl Fault) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := fl
-	f.faults = append(f.faults, &c)
-}
-
-// ClearFaults removes every fault.
-func (f *Fake) ClearFaults() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.faults = nil
-}
-
-// Count returns how many requests matched "METHOD /path/prefix" ("" all).
-func (f *Fake) Count(prefix string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for k, v := range f.counts {
-		if strings.HasPrefix(k, prefix) {
-			n += v
-		}
-	}
-	return n
-}
-
-// ResetCounts zeroes the counters.
-func (f *Fake) ResetCounts() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.counts = map[string]int{}
-}
-
-// Close ends delayed answers.
-func (f *Fake) Close() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	select {
-	case <-f.closed:
-	default:
-		close(f.closed)
-	}
-}
-
 func (f *Fake) fail(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -269,47 +214,14 @@ func reply(w http.ResponseWriter, status int, v any) {
 // ServeHTTP routes metadata (/opc/v2), federation (/v1/x509) and API
 // (/20160918) requests.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if f.Latency > 0 {
-		time.Sleep(f.Latency)
-	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	f.mu.Lock()
-	f.counts[r.Method+" "+r.URL.Path]++
 	f.seq++
 	w.Header().Set("opc-request-id", fmt.Sprintf("fake/%d", f.seq))
-	fault := f.match(r)
 	f.mu.Unlock()
-	if fault != nil {
-		if fault.Delay > 0 {
-			select {
-			case <-time.After(fault.Delay):
-			case <-r.Context().Done():
-				return
-			case <-f.closed:
-				return
-			}
-		}
-		if fault.Reset {
-			if hj, ok := w.(http.Hijacker); ok {
-				if c, _, err := hj.Hijack(); err == nil {
-					if tc, ok := c.(*net.TCPConn); ok {
-						tc.SetLinger(0)
-					}
-					c.Close()
-					return
-				}
-			}
-			panic(http.ErrAbortHandler)
-		}
-		if fault.Status != 0 {
-			code := fault.Code
-			if code == "" {
-				code = http.StatusText(fault.Status)
-			}
-			f.fail(w, fault.Status, code, "injected fault")
-			return
-		}
+	if f.Intercept(w, r, f.writeFault) {
+		return
 	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/opc/v2/"):
 		f.metadata(w, r)
@@ -322,19 +234,13 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (f *Fake) match(r *http.Request) *Fault {
-	for i, fl := range f.faults {
-		if (fl.Method == "" || fl.Method == r.Method) && strings.HasPrefix(r.URL.Path, fl.Path) {
-			if fl.Times > 0 {
-				fl.Times--
-				if fl.Times == 0 {
-					f.faults = append(f.faults[:i], f.faults[i+1:]...)
-				}
-			}
-			return fl
-		}
+// writeFault answers an injected fault in OCI's error shape.
+func (f *Fake) writeFault(w http.ResponseWriter, fl *Fault) {
+	code := fl.Code
+	if code == "" {
+		code = http.StatusText(fl.Status)
 	}
-	return nil
+	f.fail(w, fl.Status, code, "injected fault")
 }
 
 func (f *Fake) instanceFor(r *http.Request) *Instance {

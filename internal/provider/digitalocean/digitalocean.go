@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -101,11 +100,7 @@ func (d *DO) transport() http.RoundTripper {
 	if d.Transport != nil {
 		return d.Transport
 	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = 5 * time.Second
-	t.ResponseHeaderTimeout = 15 * time.Second
-	return t
+	return provider.Transport()
 }
 
 // api returns the godo client, reading the token on first use. godo's own

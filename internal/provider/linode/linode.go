@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -100,13 +99,6 @@ func open(get func(string) (string, bool), env provider.Env) (provider.Provider,
 	return l, nil
 }
 
-func transport() http.RoundTripper {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second}).DialContext
-	t.ResponseHeaderTimeout = 15 * time.Second
-	return t
-}
-
 // api returns the client; linodego's retries are off so provider.Retry and
 // the deadline decide.
 func (l *Linode) api() (*linodego.Client, error) {
@@ -117,7 +109,7 @@ func (l *Linode) api() (*linodego.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := linodego.NewClient(&http.Client{Transport: transport()})
+	c := linodego.NewClient(&http.Client{Transport: provider.Transport()})
 	c.SetToken(tok)
 	c.SetBaseURL(l.API)
 	c.SetRetryCount(0)
@@ -153,7 +145,7 @@ func (l *Linode) identity(ctx context.Context) (int, string, error) {
 			}
 		}
 	}
-	hc := &http.Client{Transport: transport()}
+	hc := &http.Client{Transport: provider.Transport()}
 	var inst struct {
 		ID     int    `json:"id"`
 		Region string `json:"region"`

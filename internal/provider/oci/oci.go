@@ -15,12 +15,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/oracle/oci-go-sdk/v65/core"
 
@@ -137,7 +135,7 @@ func (o *OCI) imds(ctx context.Context, path string) ([]byte, error) {
 			return err
 		}
 		req.Header.Set("Authorization", "Bearer Oracle")
-		resp, err := (&http.Client{Transport: transport()}).Do(req)
+		resp, err := (&http.Client{Transport: provider.Transport()}).Do(req)
 		if err != nil {
 			return err
 		}
@@ -152,13 +150,6 @@ func (o *OCI) imds(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("oci: instance metadata: %w", err)
 	}
 	return body, nil
-}
-
-func transport() http.RoundTripper {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second}).DialContext
-	t.ResponseHeaderTimeout = 15 * time.Second
-	return t
 }
 
 // vnic picks this instance's VNIC for ip: vnic_id, or the metadata

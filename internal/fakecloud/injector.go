@@ -1,0 +1,151 @@
+// Package fakecloud holds what the local cloud fakes share: request
+// counting and injected latency and faults. Each fake (dofake, ocifake,
+// linodefake) embeds an Injector and renders faults in its own error shape.
+package fakecloud
+
+import (
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Fault is an injected failure for requests whose method and path match.
+type Fault struct {
+	Method string // "" matches any
+	Path   string // prefix of the request path; "" matches any
+	Status int    // answer with this status, in the fake's error shape
+	Code   string // the provider's error code, where it has one
+	// RetryAfter is sent as Retry-After (seconds) with the status.
+	RetryAfter int
+	Reset      bool          // drop the connection without an answer
+	Delay      time.Duration // wait before answering (timeouts)
+	Times      int           // how many requests it hits; 0 = every one
+}
+
+// Injector counts requests and applies latency and faults.
+type Injector struct {
+	// Latency is added to every answer.
+	Latency time.Duration
+
+	mu     sync.Mutex
+	faults []*Fault
+	counts map[string]int
+	closed chan struct{}
+}
+
+func (in *Injector) lazy() {
+	if in.counts == nil {
+		in.counts = map[string]int{}
+	}
+	if in.closed == nil {
+		in.closed = make(chan struct{})
+	}
+}
+
+// Inject adds a fault.
+func (in *Injector) Inject(f Fault) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.faults = append(in.faults, &f)
+}
+
+// ClearFaults removes every fault.
+func (in *Injector) ClearFaults() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.faults = nil
+}
+
+// Count returns how many requests matched "METHOD /path/prefix" ("" for all).
+func (in *Injector) Count(prefix string) int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	n := 0
+	for k, v := range in.counts {
+		if strings.HasPrefix(k, prefix) {
+			n += v
+		}
+	}
+	return n
+}
+
+// ResetCounts zeroes the request counters.
+func (in *Injector) ResetCounts() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.counts = map[string]int{}
+}
+
+// Close ends delayed answers still waiting (call before closing the server).
+func (in *Injector) Close() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.lazy()
+	select {
+	case <-in.closed:
+	default:
+		close(in.closed)
+	}
+}
+
+// Intercept counts r, adds the latency and applies the first matching
+// fault. It returns true when the fault took the request (answered with
+// write, dropped, or abandoned); the fake then does nothing more.
+func (in *Injector) Intercept(w http.ResponseWriter, r *http.Request, write func(http.ResponseWriter, *Fault)) bool {
+	if in.Latency > 0 {
+		time.Sleep(in.Latency)
+	}
+	in.mu.Lock()
+	in.lazy()
+	in.counts[r.Method+" "+r.URL.Path]++
+	f := in.match(r)
+	closed := in.closed
+	in.mu.Unlock()
+	if f == nil {
+		return false
+	}
+	if f.Delay > 0 {
+		select {
+		case <-time.After(f.Delay):
+		case <-r.Context().Done():
+			return true
+		case <-closed:
+			return true
+		}
+	}
+	if f.Reset {
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				if tc, ok := c.(*net.TCPConn); ok {
+					tc.SetLinger(0) // RST, not FIN
+				}
+				c.Close()
+				return true
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
+	if f.Status == 0 {
+		return false // a pure delay
+	}
+	write(w, f)
+	return true
+}
+
+// match returns the first fault for r and uses one of its hits. Callers hold mu.
+func (in *Injector) match(r *http.Request) *Fault {
+	for i, f := range in.faults {
+		if (f.Method == "" || f.Method == r.Method) && strings.HasPrefix(r.URL.Path, f.Path) {
+			if f.Times > 0 {
+				f.Times--
+				if f.Times == 0 {
+					in.faults = append(in.faults[:i], in.faults[i+1:]...)
+				}
+			}
+			return f
+		}
+	}
+	return nil
+}
