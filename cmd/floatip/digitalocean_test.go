@@ -18,11 +18,31 @@ const doToken = "dop_v1_0123456789abcdef0123456789abcdef"
 // by source address), reserved IPs 203.0.113.50 (IPv4) and 2001:db8:50::1
 // (IPv6) start unassigned.
 type doLab struct {
-	lan   *nstest.LAN
+	cloudLab
 	fake  *dofake.Fake
-	url   string
 	token string
-	state []string // per node
+}
+
+// cloudLab is what every provider's namespace lab has: the LAN, the fake's
+// origin as nodes see it, and a state directory per node.
+type cloudLab struct {
+	lan   *nstest.LAN
+	url   string
+	state []string
+}
+
+func newCloudLab(t testing.TB, lan *nstest.LAN, url string) cloudLab {
+	l := cloudLab{lan: lan, url: url}
+	for range lan.Nodes {
+		l.state = append(l.state, t.TempDir())
+	}
+	return l
+}
+
+// call runs action on node with p as parameters.
+func (l *cloudLab) call(t testing.TB, node int, action string, p map[string]string, env ...string) result {
+	t.Helper()
+	return call(t, l.lan.Nodes[node], l.state[node], action, p, env...)
 }
 
 func newDOLab(t testing.TB, n int) *doLab {
@@ -34,22 +54,14 @@ func newDOLab(t testing.TB, n int) *doLab {
 	f.AddIP("203.0.113.50", "fra1", 0)
 	f.AddIP("2001:db8:50::1", "fra1", 0)
 	t.Cleanup(f.Close)
-	l := &doLab{lan: lan, fake: f, url: lan.Serve(t, f)}
+	l := &doLab{cloudLab: newCloudLab(t, lan, lan.Serve(t, f)), fake: f}
 	l.token = filepath.Join(t.TempDir(), "do.token")
 	os.WriteFile(l.token, []byte(doToken+"\n"), 0o600)
-	for range lan.Nodes {
-		l.state = append(l.state, t.TempDir())
-	}
 	return l
 }
 
 func (l *doLab) params(ip string) map[string]string {
 	return map[string]string{"ip": ip, "provider": "digitalocean", "api_url": l.url, "metadata_url": l.url, "token_file": l.token}
-}
-
-func (l *doLab) call(t testing.TB, node int, action string, params map[string]string, env ...string) result {
-	t.Helper()
-	return call(t, l.lan.Nodes[node], l.state[node], action, params, env...)
 }
 
 func TestDigitalOceanOCFTester(t *testing.T) {

@@ -19,11 +19,9 @@ const linodeToken = "linode-lab-token-0123456789"
 // namespace: node i is Linode 301+i (metadata by source address) owning
 // its own address; Linode 399 owns the VIPs 10.250.0.70-79 and 10.250.0.99.
 type linodeLab struct {
-	lan   *nstest.LAN
+	cloudLab
 	fake  *linodefake.Fake
-	url   string
 	token string
-	state []string
 }
 
 func newLinodeLab(t testing.TB, n int) *linodeLab {
@@ -39,22 +37,14 @@ func newLinodeLab(t testing.TB, n int) *linodeLab {
 	}
 	f.AddLinode(399, "us-east", "", vips...)
 	t.Cleanup(f.Close)
-	l := &linodeLab{lan: lan, fake: f, url: lan.Serve(t, f)}
+	l := &linodeLab{cloudLab: newCloudLab(t, lan, lan.Serve(t, f)), fake: f}
 	l.token = filepath.Join(t.TempDir(), "linode.token")
 	os.WriteFile(l.token, []byte(linodeToken), 0o600)
-	for range lan.Nodes {
-		l.state = append(l.state, t.TempDir())
-	}
 	return l
 }
 
 func (l *linodeLab) params(ip, mode string) map[string]string {
 	return map[string]string{"ip": ip, "provider": "linode", "linode_mode": mode, "api_url": l.url, "metadata_url": l.url, "token_file": l.token}
-}
-
-func (l *linodeLab) call(t testing.TB, node int, action string, p map[string]string, env ...string) result {
-	t.Helper()
-	return call(t, l.lan.Nodes[node], l.state[node], action, p, env...)
 }
 
 func TestLinodeOCFTester(t *testing.T) {

@@ -24,11 +24,9 @@ const ociTenancy = "ocid1.tenancy.oc1..labtenancy"
 // i is an instance (told apart by source address) whose primary VNIC has
 // the node's eth0 MAC, in subnet 10.250.0.0/24 + 2001:db8:250::/64.
 type ociLab struct {
-	lan   *nstest.LAN
+	cloudLab
 	fake  *ocifake.Fake
-	url   string
 	vnics []*ocifake.Vnic
-	state []string
 }
 
 var macRe = regexp.MustCompile(`link/ether ([0-9a-f:]{17})`)
@@ -37,26 +35,20 @@ func newOCILab(t testing.TB, n int) *ociLab {
 	lan := nstest.NewLAN(t, n)
 	f := ocifake.New(ociTenancy, "xx-lab-1")
 	s := f.AddSubnet("10.250.0.0/24", "2001:db8:250::/64")
-	l := &ociLab{lan: lan, fake: f}
+	l := &ociLab{fake: f}
 	for i, ns := range lan.Nodes {
 		m := macRe.FindStringSubmatch(nstest.Run(t, "ip", "-n", ns, "-o", "link", "show", "dev", lan.NodeIf))
 		addr := fmt.Sprintf("10.250.0.%d", i+1)
 		_, v := f.AddInstance(addr, s, addr, m[1])
 		l.vnics = append(l.vnics, v)
-		l.state = append(l.state, t.TempDir())
 	}
 	t.Cleanup(f.Close)
-	l.url = lan.Serve(t, f)
+	l.cloudLab = newCloudLab(t, lan, lan.Serve(t, f))
 	return l
 }
 
 func (l *ociLab) params(ip string) map[string]string {
 	return map[string]string{"ip": ip, "provider": "oci", "api_url": l.url, "metadata_url": l.url, "auth_url": l.url}
-}
-
-func (l *ociLab) call(t testing.TB, node int, action string, p map[string]string, env ...string) result {
-	t.Helper()
-	return call(t, l.lan.Nodes[node], l.state[node], action, p, env...)
 }
 
 func TestOCIOCFTester(t *testing.T) {
