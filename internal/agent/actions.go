@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudvip/floatip/internal/netvip"
 	"github.com/cloudvip/floatip/internal/provider"
 	"github.com/cloudvip/floatip/ocf"
 )
@@ -21,6 +22,7 @@ func (a *Agent) validate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.warnUnused(j)
 	if a.Env.CheckLevel < 10 {
 		return nil
 	}
@@ -53,13 +55,14 @@ func (a *Agent) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.warnUnused(j)
 	var t target
-	h, err := openNet()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
+	var h *netvip.Handle
 	if j.local.Bind {
+		if h, err = openNet(); err != nil {
+			return err
+		}
+		defer h.Close()
 		if t, err = resolve(ctx, h, j); err != nil {
 			return err
 		}

@@ -135,11 +135,6 @@ func (a *Agent) parse() (*job, error) {
 	j := &job{Config: c, checkEvery: 60 * time.Second}
 	j.spec, _ = provider.Lookup(c.Provider)
 	j.local = j.spec.Local(c.IP)
-	for _, p := range provider.Params() {
-		if v, ok := a.Env.Param(p.Name); ok && v != "" && !contains(p.Providers, c.Provider) {
-			a.Log.Warnf("%s is not used by provider %s; ignored", p.Name, c.Provider)
-		}
-	}
 	if v, ok := a.Env.Param("cloud_check_interval"); ok && v != "" {
 		n, err := param.ParseInt("cloud_check_interval", v, 0, 86400)
 		if err != nil {
@@ -152,6 +147,17 @@ func (a *Agent) parse() (*job, error) {
 		return nil, ocf.WithStatus(ocf.ErrConfigured, err)
 	}
 	return j, nil
+}
+
+// warnUnused names parameters the chosen provider ignores. Only start and
+// validate-all say it: a monitor every few seconds would merge every
+// provider's table and repeat the same line in the log each time.
+func (a *Agent) warnUnused(j *job) {
+	for _, p := range provider.Params() {
+		if v, ok := a.Env.Param(p.Name); ok && v != "" && !contains(p.Providers, j.Provider) {
+			a.Log.Warnf("%s is not used by provider %s; ignored", p.Name, j.Provider)
+		}
+	}
 }
 
 func contains(list []string, s string) bool {
