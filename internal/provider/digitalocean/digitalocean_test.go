@@ -1,20 +1,18 @@
 package digitalocean
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cloudvip/floatip/internal/fakecloud/dofake"
 	"github.com/cloudvip/floatip/internal/provider"
+	"github.com/cloudvip/floatip/internal/provider/providertest"
 	"github.com/cloudvip/floatip/ocf"
 )
 
@@ -25,20 +23,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-type logs struct {
-	mu    sync.Mutex
-	lines []string
-}
+type logs = providertest.Log
 
-func (l *logs) add(level, f string, a ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, level+": "+fmt.Sprintf(f, a...))
-}
-func (l *logs) Debugf(f string, a ...any) { l.add("DEBUG", f, a...) }
-func (l *logs) Infof(f string, a ...any)  { l.add("INFO", f, a...) }
-func (l *logs) Warnf(f string, a ...any)  { l.add("WARNING", f, a...) }
-func (l *logs) String() string            { return strings.Join(l.lines, "\n") }
+var deadline = providertest.Deadline
 
 // world is a fake with three droplets (101 is us, from 127.0.0.1; 102 and
 // 103 are others) and reserved IPs: 203.0.113.10 on nobody, 203.0.113.11 on
@@ -76,17 +63,11 @@ func openDO(t *testing.T, url string, l *logs, extra map[string]string) provider
 		params[k] = v
 	}
 	spec, _ := provider.Lookup(Name)
-	p, err := spec.Open(func(k string) (string, bool) { v, ok := params[k]; return v, ok }, provider.Env{Log: l, Cache: t.TempDir()})
+	p, err := spec.Open(providertest.Get(params), provider.Env{Log: l, Cache: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func deadline(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 func TestClaimMoves(t *testing.T) {
@@ -305,7 +286,7 @@ func TestDropletIDCachedPerBoot(t *testing.T) {
 	spec, _ := provider.Lookup(Name)
 	params := map[string]string{"api_url": url, "metadata_url": url, "token_file": tokenFile(t, token, 0o600)}
 	for i := 0; i < 3; i++ {
-		p, _ := spec.Open(func(k string) (string, bool) { v, ok := params[k]; return v, ok }, provider.Env{Log: l, Cache: cache})
+		p, _ := spec.Open(providertest.Get(params), provider.Env{Log: l, Cache: cache})
 		if _, err := p.Check(deadline(t, 2*time.Second), netip.MustParseAddr("203.0.113.10")); err != nil {
 			t.Fatal(err)
 		}
@@ -329,7 +310,7 @@ func TestParams(t *testing.T) {
 		{map[string]string{"metadata_url": "http://127.0.0.1:1"}, "api_url=https://api.digitalocean.com is the real endpoint"},
 		{map[string]string{"api_url": "http://127.0.0.1:1"}, "metadata_url=http://169.254.169.254 is the real endpoint"},
 	} {
-		_, err := spec.Open(func(k string) (string, bool) { v, ok := tc.params[k]; return v, ok }, provider.Env{})
+		_, err := spec.Open(providertest.Get(tc.params), provider.Env{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error with %q", tc.params, err, tc.want)
 		}

@@ -1,7 +1,6 @@
 package linode
 
 import (
-	"context"
 	"net/http/httptest"
 	"net/netip"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/cloudvip/floatip/internal/fakecloud/linodefake"
 	"github.com/cloudvip/floatip/internal/provider"
+	"github.com/cloudvip/floatip/internal/provider/providertest"
 	"github.com/cloudvip/floatip/ocf"
 )
 
@@ -23,11 +23,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-type logs struct{}
+type logs = providertest.Log
 
-func (logs) Debugf(string, ...any) {}
-func (logs) Infof(string, ...any)  {}
-func (logs) Warnf(string, ...any)  {}
+var dl = providertest.Deadline
 
 // world: Linode 101 (us, from 127.0.0.1) owns 198.51.100.1; 102 owns
 // 198.51.100.2 and the VIP 198.51.100.10; 103 owns 198.51.100.3 and
@@ -53,17 +51,11 @@ func openL(t *testing.T, url string, extra map[string]string) provider.Provider 
 	for k, v := range extra {
 		params[k] = v
 	}
-	p, err := Spec.Open(func(k string) (string, bool) { v, ok := params[k]; return v, ok }, provider.Env{Log: logs{}, Cache: t.TempDir()})
+	p, err := Spec.Open(providertest.Get(params), provider.Env{Log: &logs{}, Cache: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func dl(t *testing.T, d time.Duration) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return c
 }
 
 func TestShareMergesAndIsIdempotent(t *testing.T) {
@@ -182,7 +174,7 @@ func TestTokenAndParams(t *testing.T) {
 		{map[string]string{"api_url": "http://127.0.0.1:1/v4"}, "api_url="},
 		{map[string]string{"metadata_url": "http://127.0.0.1:1"}, "is the real endpoint"},
 	} {
-		_, err := Spec.Open(func(k string) (string, bool) { v, ok := tc.params[k]; return v, ok }, provider.Env{})
+		_, err := Spec.Open(providertest.Get(tc.params), provider.Env{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want %q", tc.params, err, tc.want)
 		}

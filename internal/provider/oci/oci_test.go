@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"context"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/rsa"
@@ -13,12 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cloudvip/floatip/internal/fakecloud/ocifake"
 	"github.com/cloudvip/floatip/internal/provider"
+	"github.com/cloudvip/floatip/internal/provider/providertest"
 	"github.com/cloudvip/floatip/ocf"
 )
 
@@ -27,19 +26,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-type logs struct {
-	mu    sync.Mutex
-	lines []string
-}
+type logs = providertest.Log
 
-func (l *logs) add(f string, a ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf(f, a...))
-}
-func (l *logs) Debugf(f string, a ...any) { l.add(f, a...) }
-func (l *logs) Infof(f string, a ...any)  { l.add(f, a...) }
-func (l *logs) Warnf(f string, a ...any)  { l.add(f, a...) }
+var ctx = providertest.Deadline
 
 const tenancy = "ocid1.tenancy.oc1..faketenancy"
 
@@ -70,17 +59,11 @@ func (w *world) open(t *testing.T, extra map[string]string) provider.Provider {
 	for k, v := range extra {
 		params[k] = v
 	}
-	p, err := Spec.Open(func(k string) (string, bool) { v, ok := params[k]; return v, ok }, provider.Env{Log: &logs{}, Cache: t.TempDir()})
+	p, err := Spec.Open(providertest.Get(params), provider.Env{Log: &logs{}, Cache: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func ctx(t *testing.T, d time.Duration) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return c
 }
 
 func TestInstancePrincipalMoves(t *testing.T) {
@@ -242,7 +225,7 @@ func TestParams(t *testing.T) {
 		{map[string]string{"api_url": "https://iaas.x/20160918"}, "api_url="},
 		{map[string]string{"metadata_url": "http://127.0.0.1:1", "auth_url": "http://127.0.0.1:1"}, "real endpoints"},
 	} {
-		_, err := Spec.Open(func(k string) (string, bool) { v, ok := tc.params[k]; return v, ok }, provider.Env{})
+		_, err := Spec.Open(providertest.Get(tc.params), provider.Env{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want %q", tc.params, err, tc.want)
 		}
@@ -257,7 +240,7 @@ func TestSessionCache(t *testing.T) {
 	cache := t.TempDir()
 	open := func() provider.Provider {
 		params := map[string]string{"api_url": w.url, "metadata_url": w.url, "auth_url": w.url}
-		p, err := Spec.Open(func(k string) (string, bool) { v, ok := params[k]; return v, ok }, provider.Env{Log: &logs{}, Cache: cache})
+		p, err := Spec.Open(providertest.Get(params), provider.Env{Log: &logs{}, Cache: cache})
 		if err != nil {
 			t.Fatal(err)
 		}
