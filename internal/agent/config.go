@@ -58,7 +58,7 @@ var core = []coreParam{
 		setLabel},
 	{param.Spec{Name: "broadcast", Type: "string",
 		Short: "IPv4 broadcast address",
-		Long:  "IPv4 only: broadcast address, '+' to compute it from the prefix, '-' for none. Default: computed for prefixes up to /30, none for /31 and /32."},
+		Long:  "IPv4 only: broadcast address, or '+' / '-' to set / reset the host bits of the prefix (as ip-address(8) and IPaddr2 do: '-' gives the network address). Default: '+' for prefixes up to /30, none for /31 and /32."},
 		setBroadcast},
 	{param.Spec{Name: "preferred_lft", Type: "string", Default: "forever",
 		Short: "IPv6 preferred lifetime",
@@ -154,6 +154,10 @@ func (c *Config) crossCheck(warns *[]string) error {
 			*warns = append(*warns, "preferred_lft has no effect on an IPv4 address")
 		}
 	}
+	if c.IP.Is6() && c.IP.IsLinkLocalUnicast() && c.NIC == "" {
+		// Every link has fe80::/64: only nic can say which one.
+		return perr("ip=%s is an IPv6 link-local address; set nic to the interface it belongs to", c.IP)
+	}
 	if c.Label != "" && c.NIC != "" && len(c.NIC)+1+len(c.Label) > ifNameMax {
 		return perr("iflabel=%s makes the label %s:%s longer than the kernel's %d characters; shorten iflabel", c.Label, c.NIC, c.Label, ifNameMax)
 	}
@@ -208,6 +212,10 @@ func setPrefix(c *Config, v string) error {
 		}
 		if !c.IP.Is4() {
 			return perr("cidr_netmask=%s is an IPv4 netmask but ip is IPv6; use a prefix length, e.g. 64", v)
+		}
+		if ones < 1 {
+			// VIP/0 would add an on-link 0.0.0.0/0 route over the node's own.
+			return perr("cidr_netmask=%s is a /0 netmask; use 1-32, e.g. cidr_netmask=24", v)
 		}
 		c.Prefix, c.PrefixSet = ones, true
 		return nil

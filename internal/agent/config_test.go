@@ -76,6 +76,8 @@ func TestParseRejects(t *testing.T) {
 		{map[string]string{"ip": "::ffff:192.0.2.1"}, "use ip=192.0.2.1"},
 		{map[string]string{"ip": "192.0.2.1", "cidr_netmask": "33"}, "cidr_netmask=33"},
 		{map[string]string{"ip": "192.0.2.1", "cidr_netmask": "0"}, "cidr_netmask=0"},
+		{map[string]string{"ip": "192.0.2.1", "cidr_netmask": "0.0.0.0"}, "cidr_netmask=0.0.0.0 is a /0"},
+		{map[string]string{"ip": "fe80::10"}, "ip=fe80::10 is an IPv6 link-local address; set nic"},
 		{map[string]string{"ip": "2001:db8::1", "cidr_netmask": "129"}, "cidr_netmask=129"},
 		{map[string]string{"ip": "2001:db8::1", "cidr_netmask": "255.255.255.0"}, "cidr_netmask=255.255.255.0"},
 		{map[string]string{"ip": "192.0.2.1", "cidr_netmask": "abc"}, "cidr_netmask=abc"},

@@ -230,7 +230,7 @@ type Spec struct {
 	Prefix        int
 	Link          Link
 	Label         string // full label (nic:iflabel), IPv4 only
-	Broadcast     string // "" or "+": computed; "-": none; else an IPv4 address
+	Broadcast     string // "" or "+": host bits set; "-": host bits reset; else an IPv4 address
 	PreferredLft  uint32 // ^0 = forever
 	NoDAD         bool
 	NoPrefixRoute bool
@@ -251,9 +251,12 @@ func (h *Handle) Add(s Spec) error {
 	}
 	if s.IP.Is4() {
 		switch s.Broadcast {
-		case "", "+": // netlink computes it for prefixes up to /30
+		case "", "+": // netlink sets the host bits for prefixes up to /30
 		case "-":
-			a.Broadcast = net.IPv4zero
+			// ip-address(8): reset the host bits, up to /30 only.
+			if s.Prefix <= 30 {
+				a.Broadcast = net.IP(netip.PrefixFrom(s.IP, s.Prefix).Masked().Addr().AsSlice())
+			}
 		default:
 			a.Broadcast = net.ParseIP(s.Broadcast).To4()
 		}
