@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,4 +122,48 @@ func TestLinodeTwoNodes(t *testing.T) {
 			t.Fatalf("stop made %d requests", n)
 		}
 	})
+}
+
+// start checks what binding needs before it touches the cloud: an address
+// already on another interface fails start with no write.
+func TestStartChecksLocallyBeforeClaim(t *testing.T) {
+	l := newLinodeLab(t, 1)
+	node := l.lan.Nodes[0]
+	nstest.Run(t, "ip", "-n", node, "link", "add", "other0", "type", "dummy")
+	nstest.Run(t, "ip", "-n", node, "addr", "add", "10.250.0.73/32", "dev", "other0")
+	p := l.params("10.250.0.73", "assign")
+	r := l.call(t, 0, "start", p)
+	want(t, r, 1, "start with the VIP on another interface")
+	if !strings.Contains(r.reason(), "already bound to other0") {
+		t.Fatalf("exit reason %q", r.reason())
+	}
+	if n := l.fake.Count("POST"); n != 0 || l.fake.Owner("10.250.0.73") != 399 {
+		t.Fatalf("start moved the IP (%d writes, owner %d) before finding it could not bind it", n, l.fake.Owner("10.250.0.73"))
+	}
+}
+
+// A refreshing depth-10 monitor that learns the IP went to another Linode
+// answers 7 and announces nothing: our MAC would pull the traffic back.
+func TestRefreshSkipsAnAddressRoutedElsewhere(t *testing.T) {
+	l := newLinodeLab(t, 2)
+	p := l.params("10.250.0.74", "assign")
+	p["cloud_check_interval"] = "0"
+	p["arp_count"] = "1"
+	p["arp_count_refresh"] = "2"
+	p["arp_interval"] = "50"
+	want(t, l.call(t, 0, "start", p), 0, "start on A")
+	want(t, l.call(t, 1, "start", p), 0, "start on B")
+	capt := nstest.Listen(t, l.lan.Cloud, "br0", netip.MustParseAddr("10.250.0.74"))
+	time.Sleep(100 * time.Millisecond) // B's own announcement has passed
+	before := capt.Frames()
+	want(t, l.call(t, 0, "monitor", p, "OCF_RESKEY_CRM_meta_interval=10000", "OCF_CHECK_LEVEL=10"), 7, "A's depth-10 monitor")
+	time.Sleep(200 * time.Millisecond)
+	for _, f := range capt.Frames()[len(before):] {
+		t.Errorf("A announced an IP the cloud gives B: %+v", f)
+	}
+	// B, which the cloud names, still refreshes.
+	want(t, l.call(t, 1, "monitor", p, "OCF_RESKEY_CRM_meta_interval=10000", "OCF_CHECK_LEVEL=10"), 0, "B's depth-10 monitor")
+	if n := capt.WaitCount("arp-request", 2, 2*time.Second); n < 2 {
+		t.Fatalf("B's refresh sent %d requests", n)
+	}
 }

@@ -65,6 +65,11 @@ func (r result) reason() string {
 func call(t testing.TB, ns, state, action string, params map[string]string, extra ...string) result {
 	t.Helper()
 	args := []string{bin, action}
+	for _, e := range extra {
+		if e == "FLOATIP_TEST_AS=nobody" { // run as nobody, without capabilities
+			args = append([]string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}, args...)
+		}
+	}
 	if ns != "" {
 		args = append([]string{"ip", "netns", "exec", ns}, args...)
 	}

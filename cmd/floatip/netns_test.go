@@ -250,6 +250,58 @@ func TestStopEndsAnnouncer(t *testing.T) {
 	}
 }
 
+// An announcer start could not record (here: a directory stands where the
+// PID file goes, so start's write and the announcer's own both fail) is
+// still ended by stop: stop removes the address, the announcer sees it gone
+// before its next send, and stop returns once its lock is free.
+func TestStopEndsUnrecordedAnnouncer(t *testing.T) {
+	p, state := lab(t)
+	vip := netip.MustParseAddr("192.0.2.51")
+	capt := nstest.Listen(t, p.Peer, p.PeerIf, vip)
+	params := map[string]string{"ip": vip.String(), "arp_count": "100", "arp_interval": "50"}
+	if err := os.Mkdir(state+"/floatip-192.0.2.51.announce.pid", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := call(t, p.Node, state, "start", params)
+	want(t, r, 0, "start")
+	if !strings.Contains(r.stderr, "record announcer") {
+		t.Fatalf("start did not fail to record its announcer:\n%s", r.stderr)
+	}
+	capt.WaitCount("arp-request", 3, 2*time.Second)
+	t0 := time.Now()
+	want(t, call(t, p.Node, state, "stop", params), 0, "stop")
+	took := time.Since(t0)
+	n := capt.Count("arp-request")
+	time.Sleep(300 * time.Millisecond)
+	if m := capt.Count("arp-request"); m != n {
+		t.Fatalf("announcements went on after stop: %d then %d", n, m)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("stop took %v", took)
+	}
+}
+
+// An address removed behind floatip's back is not announced any more.
+func TestAnnouncerEndsWhenUnbound(t *testing.T) {
+	p, state := lab(t)
+	vip := netip.MustParseAddr("192.0.2.52")
+	capt := nstest.Listen(t, p.Peer, p.PeerIf, vip)
+	params := map[string]string{"ip": vip.String(), "arp_count": "100", "arp_interval": "50"}
+	want(t, call(t, p.Node, state, "start", params), 0, "start")
+	capt.WaitCount("arp-request", 3, 2*time.Second)
+	nstest.Run(t, "ip", "-n", p.Node, "addr", "del", "192.0.2.52/24", "dev", p.NodeIf)
+	time.Sleep(100 * time.Millisecond) // at most one send was under way
+	n := capt.Count("arp-request")
+	time.Sleep(300 * time.Millisecond)
+	if m := capt.Count("arp-request"); m != n {
+		t.Fatalf("the announcer went on for an address no longer bound: %d then %d", n, m)
+	}
+	if _, err := os.Stat(state + "/floatip-192.0.2.52.announce.pid"); err == nil {
+		t.Fatal("the announcer left its PID record")
+	}
+	want(t, call(t, p.Node, state, "stop", params), 0, "stop")
+}
+
 func TestMonitorRefresh(t *testing.T) {
 	p, state := lab(t)
 	vip := netip.MustParseAddr("192.0.2.60")

@@ -137,3 +137,25 @@ func TestPcsAndCrmDescribe(t *testing.T) {
 		})
 	}
 }
+
+// stop as a user who cannot take the lock under the state directory: 0 when
+// nothing is bound (the README's promise), 1 when the address is there and
+// cannot be removed.
+func TestStopAsNobody(t *testing.T) {
+	p, state := lab(t)
+	if err := os.Chmod(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	params := map[string]string{"ip": "192.0.2.53"}
+	asNobody := func(action string) result {
+		return call(t, p.Node, state, action, params, "FLOATIP_TEST_AS=nobody")
+	}
+	want(t, asNobody("stop"), 0, "stop as nobody with nothing bound")
+	want(t, call(t, p.Node, state, "start", params), 0, "start as root")
+	r := asNobody("stop")
+	want(t, r, 1, "stop as nobody with the address bound")
+	if !strings.Contains(nstest.Addrs(t, p.Node, p.NodeIf), "192.0.2.53/24") {
+		t.Fatal("the address went away")
+	}
+	want(t, call(t, p.Node, state, "stop", params), 0, "stop as root")
+}

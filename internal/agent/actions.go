@@ -2,12 +2,15 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
 	"github.com/cloudvip/floatip/internal/netvip"
 	"github.com/cloudvip/floatip/internal/provider"
+	"github.com/cloudvip/floatip/internal/runstate"
 	"github.com/cloudvip/floatip/ocf"
 )
 
@@ -66,10 +69,8 @@ func (a *Agent) start(ctx context.Context) error {
 		if t, err = resolve(ctx, h, j); err != nil {
 			return err
 		}
-		if cur, err := h.Find(j.IP, &t.link); err != nil {
+		if _, err := a.ready(h, j.Config, t); err != nil {
 			return err
-		} else if cur == nil && !hasNetAdmin() {
-			return ocf.Errorf(ocf.ErrInstalled, "floatip needs root (CAP_NET_ADMIN) to bind %s", j.IP)
 		}
 	}
 	lk, err := a.lock(ctx, j)
@@ -114,11 +115,18 @@ func (a *Agent) stop(ctx context.Context) error {
 		return nil
 	}
 	lk, err := a.lock(ctx, j)
+	if errors.Is(err, fs.ErrPermission) && !a.holdsAnything(j) {
+		// Not root (ocf-tester, a user's check): nothing here to remove.
+		a.Log.Infof("%s is not bound and not claimed here; already stopped", j.IP)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	defer lk.Unlock()
-	if err := a.State.Stop(j.id(), time.Second, AnnounceCommand, j.id()); err != nil {
+	err = a.State.Stop(ctx, j.id(), time.Second, AnnounceCommand, j.id())
+	unknown := errors.Is(err, runstate.ErrUnknownAnnouncer)
+	if err != nil && !unknown {
 		a.Log.Warnf("%v", err)
 	}
 	if j.local.Bind {
@@ -131,11 +139,40 @@ func (a *Agent) stop(ctx context.Context) error {
 			return err
 		}
 	}
+	if unknown {
+		// It checks the address before each send: now that it is gone, it
+		// ends at its next tick.
+		a.Log.Warnf("%v; waiting for it to see %s is gone", err, j.IP)
+		if err := a.State.WaitAnnouncer(ctx, j.id()); err != nil {
+			a.Log.Warnf("%v", err)
+		}
+	}
 	a.State.Del(j.id(), checkRecord)
 	if err := a.State.Del(j.id(), claimRecord); err != nil {
 		return ocf.WithStatus(ocf.ErrGeneric, err)
 	}
 	return nil
+}
+
+// holdsAnything reports whether this node has anything of j to remove: a
+// claim record or the bound address. When it cannot tell, it says yes.
+func (a *Agent) holdsAnything(j *job) bool {
+	if _, _, err := a.State.Get(j.id(), claimRecord); j.isCloud() && !errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	if !j.local.Bind {
+		return false
+	}
+	h, err := openNet()
+	if err != nil {
+		return true
+	}
+	defer h.Close()
+	cur, err := find(h, j)
+	if errors.Is(err, netvip.ErrNoLink) {
+		return false
+	}
+	return err != nil || cur != nil
 }
 
 // monitor answers from local state: the claim record (cloud providers) and
@@ -155,6 +192,7 @@ func (a *Agent) monitor(ctx context.Context) error {
 			return ocf.Errorf(ocf.NotRunning, "%s is not claimed on this node", j.IP)
 		}
 	}
+	var refresh *netvip.Addr
 	if j.local.Bind {
 		h, err := openNet()
 		if err != nil {
@@ -166,11 +204,17 @@ func (a *Agent) monitor(ctx context.Context) error {
 			return err
 		}
 		if j.ARPRefresh > 0 && !probe {
-			defer a.announce(j.Config, cur.Link, j.ARPRefresh)
+			refresh = cur
 		}
 	}
 	if a.Env.CheckLevel >= 10 && !probe && j.isCloud() {
-		return a.cloudCheck(ctx, j)
+		// Before any refresh: never announce what the cloud gives another node.
+		if err := a.cloudCheck(ctx, j); err != nil {
+			return err
+		}
+	}
+	if refresh != nil {
+		a.announce(j.Config, refresh.Link, j.ARPRefresh)
 	}
 	return nil
 }
@@ -187,7 +231,7 @@ func (a *Agent) cloudCheck(ctx context.Context, j *job) error {
 	defer cancel()
 	h, err := j.cloud.Check(ctx, j.IP)
 	if err != nil {
-		if ocf.StatusOf(err) == ocf.ErrConfigured {
+		if ocf.StatusOf(err) == ocf.ErrConfigured || errors.Is(err, provider.ErrCannotHold) {
 			return ocf.WithStatus(ocf.NotRunning, err)
 		}
 		a.Log.Warnf("cloud check failed, keeping the resource running: %v", err)

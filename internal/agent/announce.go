@@ -85,12 +85,26 @@ func (a *Agent) announce(c *Config, l netvip.Link, n int) {
 	cmd.Process.Release()
 }
 
+// stillBound reports whether ip is on the interface ifindex. When netlink
+// cannot tell, it answers false: a missed repeat is harmless, a stale one
+// is not.
+func stillBound(ip netip.Addr, ifindex int) bool {
+	h, err := netvip.Open()
+	if err != nil {
+		return false
+	}
+	defer h.Close()
+	a, err := h.Find(ip, &netvip.Link{Index: ifindex})
+	return err == nil && a != nil && !a.DADFailed
+}
+
 // RunAnnouncer is the detached child started by announce. Arguments: ip,
 // interface index, MAC, count and interval in milliseconds; fd 3 is the
 // packet socket and, when count > 0, fd 4 the announcer lock. Its first
 // announcement goes out one interval after start's. SIGTERM (from stop)
 // ends it between two sends: it releases the lock, which tells stop that
-// nothing more will be sent, and exits.
+// nothing more will be sent, and exits. It also ends when the address is no
+// longer bound on the interface.
 func RunAnnouncer(state runstate.Dir, args []string) error {
 	if len(args) != 5 {
 		return fmt.Errorf("announcer: want ip ifindex mac count interval")
@@ -109,6 +123,11 @@ func RunAnnouncer(state runstate.Dir, args []string) error {
 		return nil
 	}
 	lock := os.NewFile(4, "lock")
+	// Record ourselves too: start may die (or fail to write) before it
+	// records us, and stop finds announcers by this record.
+	if err := state.WritePID(ip.String(), os.Getpid()); err != nil {
+		fmt.Fprintf(os.Stderr, "announcer: %v\n", err)
+	}
 	release := func() {
 		unix.Flock(int(lock.Fd()), unix.LOCK_UN)
 		state.Remove(ip.String(), os.Getpid())
@@ -124,6 +143,11 @@ func RunAnnouncer(state runstate.Dir, args []string) error {
 		case <-term:
 			return nil
 		case <-tick.C:
+		}
+		// Never announce an address this node no longer holds: it may have
+		// moved, and our MAC would pull its traffic back here.
+		if !stillBound(ip, ifindex) {
+			return nil
 		}
 		if err := an.Once(); err != nil {
 			return err

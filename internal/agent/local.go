@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 
 	"github.com/cloudvip/floatip/internal/netvip"
@@ -95,6 +96,11 @@ func resolve(ctx context.Context, h *netvip.Handle, j *job) (target, error) {
 			return t, err
 		}
 		t.link, t.prefix = l, p
+		if c.PrefixSet && c.Prefix < p {
+			// As IPaddr2: a wider prefix would add a route over the subnet's.
+			return t, ocf.Errorf(ocf.ErrConfigured, "cidr_netmask=%d: /%d is wider than the on-link route %s on %s that contains %s; use cidr_netmask=%d or more, or set nic",
+				c.Prefix, c.Prefix, netip.PrefixFrom(c.IP, p).Masked(), l.Name, c.IP, p)
+		}
 		if c.PrefixSet {
 			t.prefix = c.Prefix
 		}
@@ -108,16 +114,50 @@ func resolve(ctx context.Context, h *netvip.Handle, j *job) (target, error) {
 	return t, nil
 }
 
+// ready checks what binding needs on this node and brings the link up, as
+// IPaddr2 does: the address is not on another interface, the caller may
+// change addresses, and the link has a carrier (check_link_status). start
+// runs it before the cloud is touched and again, under the lock, in bind.
+// It returns the address when it is already bound on t's link.
+func (a *Agent) ready(h *netvip.Handle, c *Config, t target) (*netvip.Addr, error) {
+	cur, err := h.Find(c.IP, nil)
+	if err != nil {
+		return nil, err
+	}
+	if cur != nil && cur.Link.Index != t.link.Index {
+		return nil, ocf.Errorf(ocf.ErrGeneric, "%s is already bound to %s, not %s; remove it there or set nic=%s", c.IP, cur.Link.Name, t.link.Name, cur.Link.Name)
+	}
+	if cur != nil && !cur.DADFailed {
+		if c.CheckLink && !cur.Link.CarrierOK() {
+			return nil, ocf.Errorf(ocf.ErrGeneric, "%s is bound but %s is down (operstate %s)", c.IP, cur.Link.Name, cur.Link.Oper)
+		}
+		return cur, nil
+	}
+	if !hasNetAdmin() {
+		return nil, ocf.Errorf(ocf.ErrInstalled, "floatip needs root (CAP_NET_ADMIN) to bind %s", c.IP)
+	}
+	if err := h.SetUp(t.link); err != nil {
+		return nil, err
+	}
+	if c.CheckLink {
+		l, err := h.LinkByName(t.link.Name)
+		if err != nil {
+			return nil, err
+		}
+		if !l.CarrierOK() {
+			return nil, ocf.Errorf(ocf.ErrGeneric, "%s has no carrier (operstate %s); not binding %s", l.Name, l.Oper, c.IP)
+		}
+	}
+	return cur, nil
+}
+
 // bind adds the address on this node, waits for DAD and announces it. It
 // returns nil without changes when the address is already there.
 func (a *Agent) bind(ctx context.Context, h *netvip.Handle, j *job, t target) error {
 	c := j.Config
-	cur, err := h.Find(c.IP, nil)
+	cur, err := a.ready(h, c, t)
 	if err != nil {
 		return err
-	}
-	if cur != nil && cur.Link.Index != t.link.Index {
-		return ocf.Errorf(ocf.ErrGeneric, "%s is already bound to %s, not %s; remove it there or set nic=%s", c.IP, cur.Link.Name, t.link.Name, cur.Link.Name)
 	}
 	if cur != nil && cur.DADFailed {
 		a.Log.Warnf("%s on %s is left in dadfailed state; removing it and trying again", c.IP, cur.Link.Name)
@@ -127,23 +167,8 @@ func (a *Agent) bind(ctx context.Context, h *netvip.Handle, j *job, t target) er
 		cur = nil
 	}
 	if cur != nil {
-		if c.CheckLink && !cur.Link.CarrierOK() {
-			return ocf.Errorf(ocf.ErrGeneric, "%s is bound but %s is down (operstate %s)", c.IP, cur.Link.Name, cur.Link.Oper)
-		}
 		a.Log.Infof("%s/%d already on %s", c.IP, cur.Prefix, cur.Link.Name)
 		return nil
-	}
-	if err := h.SetUp(t.link); err != nil {
-		return err
-	}
-	if c.CheckLink {
-		l, err := h.LinkByName(t.link.Name)
-		if err != nil {
-			return err
-		}
-		if !l.CarrierOK() {
-			return ocf.Errorf(ocf.ErrGeneric, "%s has no carrier (operstate %s); not binding %s", l.Name, l.Oper, c.IP)
-		}
 	}
 	spec := netvip.Spec{IP: c.IP, Prefix: t.prefix, Link: t.link, Label: t.label, Broadcast: c.Broadcast,
 		PreferredLft: c.PreferredLft, NoDAD: c.NoDAD, NoPrefixRoute: c.NoPrefixRoute}

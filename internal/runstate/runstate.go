@@ -147,38 +147,73 @@ func (d Dir) Running(id string, marks ...string) int {
 	return pid
 }
 
+// ErrUnknownAnnouncer says the announcer lock is held but no recorded PID
+// names its holder (start died before recording it, or the record could
+// not be written): Stop cannot signal it.
+var ErrUnknownAnnouncer = errors.New("an announcer holds its lock but its PID is not recorded")
+
+// unrecordedWait is how long Stop looks for a record while the lock is
+// held: the announcer records itself as it starts, long before a stop.
+const unrecordedWait = 100 * time.Millisecond
+
 // Stop ends the recorded announcer for id (checked with marks as in
-// Running) and removes the record. It returns once the announcer has
-// released its lock, that is, once it can send nothing more: an announcer
-// answers SIGTERM by unlocking and exiting; one that does not within wait
-// gets SIGKILL, whose exit releases the lock too. It does not wait for the
-// process to be gone: closing its packet socket takes the kernel an RCU
-// grace period (about 10 ms), which need not delay a stop.
-func (d Dir) Stop(id string, wait time.Duration, marks ...string) error {
+// Running) and removes the record. It returns nil once the announcer lock
+// is free, that is, once nothing more can be sent: an announcer answers
+// SIGTERM by unlocking and exiting; one still holding the lock grace after
+// SIGTERM gets SIGKILL, whose exit releases it too. It does not wait for
+// the process to be gone (closing its packet socket takes the kernel an RCU
+// grace period, about 10 ms, which need not delay a stop). When the lock is
+// held and no PID turns up within 100 ms (or grace if shorter), it returns ErrUnknownAnnouncer;
+// every wait also ends with ctx.
+func (d Dir) Stop(ctx context.Context, id string, grace time.Duration, marks ...string) error {
 	defer os.Remove(d.PIDFile(id))
-	pid := d.Running(id, marks...)
-	if pid == 0 {
-		return nil
-	}
-	if err := unix.Kill(pid, unix.SIGTERM); err != nil {
-		if errors.Is(err, unix.ESRCH) {
-			return nil
+	var termed int
+	var since time.Time // SIGTERM sent, or (no PID yet) first seen locked
+	killed := false
+	for {
+		// A recorded announcer is signalled even if the lock looks free: it
+		// may be between its start and taking over the lock's file.
+		if pid := d.Running(id, marks...); pid != 0 && pid != termed {
+			if err := unix.Kill(pid, unix.SIGTERM); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("stop announcer %d: %w", pid, err)
+			}
+			termed, since, killed = pid, time.Now(), false
 		}
-		return fmt.Errorf("stop announcer %d: %w", pid, err)
-	}
-	for _, sig := range []unix.Signal{0, unix.SIGKILL} {
-		if sig != 0 {
-			unix.Kill(pid, sig)
+		l, err := d.TryLockAnnouncer(id)
+		if err != nil {
+			return err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		l, err := d.LockAnnouncer(ctx, id)
-		cancel()
-		if err == nil {
+		if l != nil {
 			l.Unlock()
 			return nil
 		}
+		now := time.Now()
+		pid := d.Running(id, marks...)
+		switch {
+		case pid != 0 && !killed && now.Sub(since) >= grace:
+			unix.Kill(pid, unix.SIGKILL)
+			killed = true
+		case pid == 0 && since.IsZero():
+			since = now
+		case pid == 0 && termed == 0 && now.Sub(since) >= min(grace, unrecordedWait):
+			return ErrUnknownAnnouncer
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("announcer for %s still holds its lock: %w", id, ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
 	}
-	return fmt.Errorf("announcer %d for %s did not stop", pid, id)
+}
+
+// WaitAnnouncer waits until the announcer lock for id is free or ctx ends.
+func (d Dir) WaitAnnouncer(ctx context.Context, id string) error {
+	l, err := d.LockAnnouncer(ctx, id)
+	if err != nil {
+		return err
+	}
+	l.Unlock()
+	return nil
 }
 
 // Remove deletes the PID record for id if it still names pid (the announcer

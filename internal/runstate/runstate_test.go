@@ -3,9 +3,11 @@ package runstate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,13 +51,16 @@ func TestRunningAndStop(t *testing.T) {
 	if err := d.WritePID("192.0.2.1", pid); err != nil {
 		t.Fatal(err)
 	}
+	// cmd.Start returns when the kernel releases the vfork parent, before
+	// the child's new command line is set up: wait for exec to finish.
+	execd(t, pid, "sleep")
 	if got := d.Running("192.0.2.1", "sleep", "30"); got != pid {
 		t.Fatalf("Running = %d, want %d", got, pid)
 	}
 	if got := d.Running("192.0.2.1", "192.0.2.2"); got != 0 {
 		t.Fatalf("a PID whose command line lacks the marks must not count: %d", got)
 	}
-	if err := d.Stop("192.0.2.1", time.Second, "sleep", "30"); err != nil {
+	if err := d.Stop(context.Background(), "192.0.2.1", time.Second, "sleep", "30"); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -68,7 +73,7 @@ func TestRunningAndStop(t *testing.T) {
 	}
 	// A record naming someone else's PID is never signalled.
 	os.WriteFile(d.PIDFile("x"), []byte(strconv.Itoa(os.Getpid())), 0o644)
-	if err := d.Stop("x", time.Millisecond, "_announce"); err != nil {
+	if err := d.Stop(context.Background(), "x", time.Millisecond, "_announce"); err != nil {
 		t.Fatal(err)
 	}
 	// Remove only deletes a record that still names the caller.
@@ -109,7 +114,7 @@ func TestStopWaitsForTheLock(t *testing.T) {
 		}
 	}
 	t0 := time.Now()
-	if err := d.Stop("192.0.2.9", 100*time.Millisecond, "sleep", "30"); err != nil {
+	if err := d.Stop(context.Background(), "192.0.2.9", 100*time.Millisecond, "sleep", "30"); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(t0); took < 100*time.Millisecond {
@@ -119,5 +124,86 @@ func TestStopWaitsForTheLock(t *testing.T) {
 	case <-done:
 	case <-time.After(2 * time.Second):
 		t.Fatal("SIGKILL did not end the announcer")
+	}
+}
+
+// execd waits until pid runs prog (its command line is set).
+func execd(t *testing.T, pid int, prog string) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.HasPrefix(string(b), prog+"\x00") {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("process %d never exec'd %s", pid, prog)
+		}
+	}
+}
+
+// lockedChild starts cmd holding the announcer lock for id, as start hands
+// it to the announcer, and returns a channel closed when cmd exits.
+func lockedChild(t *testing.T, d Dir, id string, cmd *exec.Cmd) chan struct{} {
+	t.Helper()
+	l, err := d.TryLockAnnouncer(id)
+	if err != nil || l == nil {
+		t.Fatalf("lock: %v", err)
+	}
+	cmd.ExtraFiles = []*os.File{l.File()}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	l.Unlock() // the child's copy keeps it locked
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	return done
+}
+
+// An announcer whose PID start never recorded still holds the lock: Stop
+// says so after grace instead of returning at once, finds it when the
+// record appears late, and never waits past its context.
+func TestStopWithoutRecordedPID(t *testing.T) {
+	d := Dir(t.TempDir())
+	const id = "192.0.2.8"
+	sleeper := exec.Command("sleep", "30")
+	done := lockedChild(t, d, id, sleeper)
+	execd(t, sleeper.Process.Pid, "sleep")
+	t0 := time.Now()
+	err := d.Stop(context.Background(), id, 200*time.Millisecond, "sleep", "30")
+	if !errors.Is(err, ErrUnknownAnnouncer) || time.Since(t0) < unrecordedWait {
+		t.Fatalf("Stop = %v after %v; want ErrUnknownAnnouncer after looking for a record", err, time.Since(t0))
+	}
+	select {
+	case <-done:
+		t.Fatal("an unknown holder was signalled")
+	default:
+	}
+
+	// The record turns up while Stop waits (the announcer writes its own).
+	go func() {
+		time.Sleep(unrecordedWait / 2)
+		d.WritePID(id, sleeper.Process.Pid)
+	}()
+	if err := d.Stop(context.Background(), id, time.Second, "sleep", "30"); err != nil {
+		t.Fatalf("Stop with a late record: %v", err)
+	}
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the late-recorded announcer still runs")
+	}
+
+	// A holder that ignores SIGTERM and is not ours to kill: ctx bounds Stop.
+	other := exec.Command("sh", "-c", `trap "" TERM; exec sleep 30`)
+	lockedChild(t, d, "192.0.2.7", other)
+	d.WritePID("192.0.2.7", other.Process.Pid)
+	execd(t, other.Process.Pid, "sleep")
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	t0 = time.Now()
+	err = d.Stop(ctx, "192.0.2.7", time.Hour, "sleep", "30")
+	if err == nil || time.Since(t0) > time.Second {
+		t.Fatalf("Stop = %v after %v; want the context's error at about 100ms", err, time.Since(t0))
 	}
 }
