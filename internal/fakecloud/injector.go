@@ -4,6 +4,7 @@
 package fakecloud
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -19,9 +20,15 @@ type Fault struct {
 	Code   string // the provider's error code, where it has one
 	// RetryAfter is sent as Retry-After (seconds) with the status.
 	RetryAfter int
-	Reset      bool          // drop the connection without an answer
-	Delay      time.Duration // wait before answering (timeouts)
-	Times      int           // how many requests it hits; 0 = every one
+	Reset      bool // drop the connection without an answer
+	// Body answers 200 with this body instead of the fake's own answer (a
+	// glitching API or proxy: "{}", truncated or wrongly shaped JSON).
+	Body string
+	// Lost lets the fake carry the request out, then drops the connection:
+	// the write happened but the client never hears of it.
+	Lost  bool
+	Delay time.Duration // wait before answering (timeouts)
+	Times int           // how many requests it hits; 0 = every one
 }
 
 // Injector counts requests and applies latency and faults.
@@ -90,10 +97,56 @@ func (in *Injector) Close() {
 	}
 }
 
-// Intercept counts r, adds the latency and applies the first matching
-// fault. It returns true when the fault took the request (answered with
-// write, dropped, or abandoned); the fake then does nothing more.
-func (in *Injector) Intercept(w http.ResponseWriter, r *http.Request, write func(http.ResponseWriter, *Fault)) bool {
+// Serve counts r, adds the latency and applies the first matching fault;
+// without one, or for a Lost fault, next answers r. write renders a fault's
+// status in the fake's error shape.
+func (in *Injector) Serve(w http.ResponseWriter, r *http.Request, write func(http.ResponseWriter, *Fault), next http.HandlerFunc) {
+	f, abandoned := in.intercept(r)
+	switch {
+	case abandoned:
+	case f == nil:
+		next(w, r)
+	case f.Lost:
+		next(discard{}, r)
+		reset(w)
+	case f.Reset:
+		reset(w)
+	case f.Body != "":
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, f.Body)
+	case f.Status != 0:
+		write(w, f)
+	default:
+		next(w, r) // a pure delay
+	}
+}
+
+// discard is a ResponseWriter whose answer goes nowhere.
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discard) WriteHeader(int)             {}
+
+// reset drops the connection with a TCP RST, not a FIN.
+func reset(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if c, _, err := hj.Hijack(); err == nil {
+			if tc, ok := c.(*net.TCPConn); ok {
+				tc.SetLinger(0)
+			}
+			c.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// intercept counts r, adds the latency and waits out the first matching
+// fault's delay. It returns the fault (nil when none applies), or true when
+// the client or the fake gave up during the delay.
+func (in *Injector) intercept(r *http.Request) (*Fault, bool) {
 	if in.Latency > 0 {
 		time.Sleep(in.Latency)
 	}
@@ -104,34 +157,18 @@ func (in *Injector) Intercept(w http.ResponseWriter, r *http.Request, write func
 	closed := in.closed
 	in.mu.Unlock()
 	if f == nil {
-		return false
+		return nil, false
 	}
 	if f.Delay > 0 {
 		select {
 		case <-time.After(f.Delay):
 		case <-r.Context().Done():
-			return true
+			return nil, true
 		case <-closed:
-			return true
+			return nil, true
 		}
 	}
-	if f.Reset {
-		if hj, ok := w.(http.Hijacker); ok {
-			if c, _, err := hj.Hijack(); err == nil {
-				if tc, ok := c.(*net.TCPConn); ok {
-					tc.SetLinger(0) // RST, not FIN
-				}
-				c.Close()
-				return true
-			}
-		}
-		panic(http.ErrAbortHandler)
-	}
-	if f.Status == 0 {
-		return false // a pure delay
-	}
-	write(w, f)
-	return true
+	return f, false
 }
 
 // match returns the first fault for r and uses one of its hits. Callers hold mu.

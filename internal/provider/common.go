@@ -102,6 +102,58 @@ func Transport() http.RoundTripper {
 	return t
 }
 
+// ErrCannotHold marks a fact about this node, not the configuration: the
+// cloud cannot give the address to this instance (another subnet, region or
+// availability domain). Start exits 5, so only this node is banned; a
+// depth-10 monitor says 7.
+var ErrCannotHold = errors.New("this instance cannot hold the address")
+
+// ErrMalformed marks a successful HTTP answer without the object it should
+// carry (an API glitch, a proxy answering "{}"). It is transient: retried
+// within the deadline, then exit 1, never a panic or a verdict.
+var ErrMalformed = errors.New("malformed answer")
+
+// Malformed says what was missing from an answer.
+func Malformed(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrMalformed)
+}
+
+// APIError is an SDK's error cut to one line for logs and exit reasons:
+// the HTTP status, the cloud's error code and message, the request id
+// where the cloud gives one. Err keeps the SDK's error for classifiers.
+type APIError struct {
+	Status    int
+	Code, Msg string
+	RequestID string
+	Err       error
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "HTTP %d", e.Status)
+	if e.Code != "" {
+		b.WriteString(" " + e.Code)
+	}
+	if msg := oneLine(e.Msg, 200); msg != "" {
+		b.WriteString(": " + msg)
+	}
+	if e.RequestID != "" {
+		b.WriteString(" (request " + e.RequestID + ")")
+	}
+	return b.String()
+}
+
+func (e *APIError) Unwrap() error { return e.Err }
+
+// oneLine folds s onto one line of at most n bytes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = s[:n] + "..."
+	}
+	return s
+}
+
 // Verdict classifies a failed attempt.
 type Verdict struct {
 	Retry bool

@@ -173,14 +173,13 @@ func reply(w http.ResponseWriter, code int, v any) {
 
 // ServeHTTP answers API (/v2/...) and metadata (/metadata/v1/...) requests.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if f.Intercept(w, r, f.writeFault) {
-		return
-	}
-	if strings.HasPrefix(r.URL.Path, "/metadata/") {
-		f.metadata(w, r)
-		return
-	}
-	f.api(w, r)
+	f.Serve(w, r, f.writeFault, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/metadata/") {
+			f.metadata(w, r)
+			return
+		}
+		f.api(w, r)
+	})
 }
 
 // writeFault answers an injected fault in DigitalOcean's error shape.

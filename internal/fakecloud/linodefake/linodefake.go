@@ -151,14 +151,13 @@ func reply(w http.ResponseWriter, v any) {
 
 // ServeHTTP answers /v4 (API) and /v1 (metadata).
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if f.Intercept(w, r, writeFault) {
-		return
-	}
-	if strings.HasPrefix(r.URL.Path, "/v1/") {
-		f.metadata(w, r)
-		return
-	}
-	f.api(w, r)
+	f.Serve(w, r, writeFault, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/") {
+			f.metadata(w, r)
+			return
+		}
+		f.api(w, r)
+	})
 }
 
 // writeFault answers an injected fault in Linode's error shape.

@@ -218,9 +218,10 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.seq++
 	w.Header().Set("opc-request-id", fmt.Sprintf("fake/%d", f.seq))
 	f.mu.Unlock()
-	if f.Intercept(w, r, f.writeFault) {
-		return
-	}
+	f.Serve(w, r, f.writeFault, f.route)
+}
+
+func (f *Fake) route(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/opc/v2/"):

@@ -195,6 +195,16 @@ func classify(err error, attempt int) provider.Verdict {
 	return provider.Verdict{Status: ocf.ErrGeneric}
 }
 
+// apiErr cuts godo's error (method, URL, status, message) to the status,
+// message and request id.
+func apiErr(err error) error {
+	var er *godo.ErrorResponse
+	if !errors.As(err, &er) || er.Response == nil {
+		return err
+	}
+	return &provider.APIError{Status: er.Response.StatusCode, Msg: er.Message, RequestID: er.RequestID, Err: err}
+}
+
 // retryAfter reads Retry-After (seconds), else the rate-limit reset time.
 func retryAfter(h http.Header) time.Duration {
 	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s >= 0 {
@@ -213,18 +223,33 @@ func (d *DO) holder(ctx context.Context, c *godo.Client, ip netip.Addr) (int, er
 	var id int
 	err := provider.Retry(ctx, func(ctx context.Context) error {
 		id = 0
+		var d *godo.Droplet
 		if ip.Is4() {
 			r, _, err := c.ReservedIPs.Get(ctx, ip.String())
-			if err == nil && r.Droplet != nil {
-				id = r.Droplet.ID
+			if err != nil {
+				return apiErr(err)
 			}
-			return err
+			if r == nil || r.IP == "" {
+				return provider.Malformed("reserved IP %s: the answer has no reserved_ip", ip)
+			}
+			d = r.Droplet
+		} else {
+			r, _, err := c.ReservedIPV6s.Get(ctx, ip.String())
+			if err != nil {
+				return apiErr(err)
+			}
+			if r == nil || r.IP == "" {
+				return provider.Malformed("reserved IPv6 %s: the answer has no reserved_ipv6", ip)
+			}
+			d = r.Droplet
 		}
-		r, _, err := c.ReservedIPV6s.Get(ctx, ip.String())
-		if err == nil && r.Droplet != nil {
-			id = r.Droplet.ID
+		if d != nil {
+			if d.ID <= 0 {
+				return provider.Malformed("reserved IP %s: the droplet in the answer has no id", ip)
+			}
+			id = d.ID
 		}
-		return err
+		return nil
 	}, classify)
 	if ocf.StatusOf(err) == ocf.ErrConfigured {
 		return 0, ocf.Errorf(ocf.ErrConfigured, "digitalocean: %s is not a reserved IP of this account (404); check ip and the token's account", ip)
@@ -265,12 +290,20 @@ func (d *DO) Claim(ctx context.Context, ip netip.Addr) error {
 		} else {
 			act, _, err = c.ReservedIPV6Actions.Assign(ctx, ip.String(), me)
 		}
-		return err
+		return apiErr(err)
 	}, classify)
 	if err != nil {
 		return fmt.Errorf("digitalocean: assign %s to droplet %d: %w", ip, me, err)
 	}
-	if err := d.wait(ctx, c, ip, me, act); err != nil {
+	if act == nil || act.ID == 0 {
+		// Accepted, but the answer names no action: ask the IP itself.
+		d.env.Log.Warnf("digitalocean: assign %s: the answer has no action; confirming through the reserved IP", ip)
+		act = &godo.Action{Status: "unknown"}
+		err = d.waitHolder(ctx, c, ip, me)
+	} else {
+		err = d.wait(ctx, c, ip, me, act)
+	}
+	if err != nil {
 		return err
 	}
 	from := "nobody"
@@ -307,27 +340,43 @@ func (d *DO) wait(ctx context.Context, c *godo.Client, ip netip.Addr, me int, ac
 			} else {
 				a, _, err = c.Actions.Get(ctx, id) // godo has no reserved IPv6 action GET
 			}
+			if err == nil && (a == nil || a.ID != id) {
+				return provider.Malformed("action %d: the answer has no action", id)
+			}
 			if err == nil {
 				act = a
 			}
-			return err
+			return apiErr(err)
 		}, classify)
 		if ocf.StatusOf(err) == ocf.ErrConfigured {
 			// Some actions (BYOIP) cannot be read back: ask the IP itself.
-			holder, herr := d.holder(ctx, c, ip)
-			if herr != nil {
-				return herr
-			}
-			if holder == me {
-				return nil
-			}
-			continue
+			return d.waitHolder(ctx, c, ip, me)
 		}
 		if err != nil {
 			return fmt.Errorf("digitalocean: assign %s: action %d: %w", ip, id, err)
 		}
 	}
 	return nil
+}
+
+// waitHolder polls the reserved IP until it names me, within ctx.
+func (d *DO) waitHolder(ctx context.Context, c *godo.Client, ip netip.Addr, me int) error {
+	for pause := 25 * time.Millisecond; ; pause = min(2*pause, time.Second) {
+		holder, err := d.holder(ctx, c, ip)
+		if err != nil {
+			return err
+		}
+		if holder == me {
+			return nil
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ocf.Errorf(ocf.ErrGeneric, "digitalocean: assign %s to droplet %d: not assigned at the deadline", ip, me)
+		case <-t.C:
+		}
+	}
 }
 
 // Check asks the API who holds ip.

@@ -25,6 +25,7 @@ import (
 
 	"github.com/cloudvip/floatip/internal/param"
 	"github.com/cloudvip/floatip/internal/provider"
+	"github.com/cloudvip/floatip/internal/runstate"
 	"github.com/cloudvip/floatip/ocf"
 )
 
@@ -215,9 +216,24 @@ func classify(err error, attempt int) provider.Verdict {
 	return provider.Verdict{Status: ocf.ErrGeneric}
 }
 
+// apiErr cuts linodego's error to the status and the API's reasons (Linode
+// gives no request id).
+func apiErr(err error) error {
+	var le *linodego.Error
+	if !errors.As(err, &le) || le.Code < 100 {
+		return err
+	}
+	return &provider.APIError{Status: le.Code, Msg: le.Message, Err: err}
+}
+
 func (l *Linode) wrap(what string, err error) error {
 	if ocf.StatusOf(err) == ocf.ErrPerm {
-		return ocf.Errorf(ocf.ErrPerm, "linode: %s: the API refused the token in %s (%v); it needs Linodes and IPs read/write scope", what, l.TokenFile, err)
+		return ocf.WithStatus(ocf.ErrPerm, fmt.Errorf("linode: %s: the API refused the token in %s (%w); it needs Linodes and IPs read/write scope", what, l.TokenFile, err))
+	}
+	if ocf.StatusOf(err) == ocf.ErrConfigured && strings.Contains(strings.ToLower(err.Error()), "region") {
+		// A 400 about regions: this Linode cannot hold the address, a fact
+		// about this node (Linodes in other regions may be in the cluster).
+		return ocf.WithStatus(ocf.ErrInstalled, fmt.Errorf("linode: %s: %w: %w", what, err, provider.ErrCannotHold))
 	}
 	return ocf.WithStatus(ocf.StatusOf(err), fmt.Errorf("linode: %s: %w", what, err))
 }
@@ -227,16 +243,25 @@ func (l *Linode) ips(ctx context.Context, c *linodego.Client, id int) (owned, sh
 	err = provider.Retry(ctx, func(ctx context.Context) error {
 		r, err := c.GetInstanceIPAddresses(ctx, id)
 		if err != nil {
-			return err
+			return apiErr(err)
+		}
+		// Without the ipv4 object the shared set is unknown, and writing a
+		// set built from it would drop what others shared.
+		if r == nil || r.IPv4 == nil {
+			return provider.Malformed("IPs of Linode %d: the answer has no ipv4", id)
 		}
 		owned, shared = nil, nil
-		if r.IPv4 != nil {
-			for _, a := range append(append([]*linodego.InstanceIP{}, r.IPv4.Public...), r.IPv4.Private...) {
-				owned = append(owned, a.Address)
+		for _, a := range append(append([]*linodego.InstanceIP{}, r.IPv4.Public...), r.IPv4.Private...) {
+			if a == nil || a.Address == "" {
+				return provider.Malformed("IPs of Linode %d: an address without address", id)
 			}
-			for _, a := range r.IPv4.Shared {
-				shared = append(shared, a.Address)
+			owned = append(owned, a.Address)
+		}
+		for _, a := range r.IPv4.Shared {
+			if a == nil || a.Address == "" {
+				return provider.Malformed("IPs of Linode %d: a shared address without address", id)
 			}
+			shared = append(shared, a.Address)
 		}
 		return nil
 	}, classify)
@@ -268,30 +293,21 @@ func (l *Linode) Claim(ctx context.Context, ip netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	owned, shared, err := l.ips(ctx, c, me)
+	s := ip.String()
+	if l.Mode == "share" {
+		return l.share(ctx, c, me, s)
+	}
+	owned, _, err := l.ips(ctx, c, me)
 	if err != nil {
 		return err
 	}
-	s := ip.String()
-	if has(owned, s) || (l.Mode == "share" && has(shared, s)) {
-		l.env.Log.Infof("linode: %s is already %s Linode %d", s, map[bool]string{true: "owned by", false: "shared with"}[has(owned, s)], me)
-		return nil
-	}
-	if l.Mode == "share" {
-		// The share call replaces the whole set: keep what others shared.
-		set := append(append([]string{}, shared...), s)
-		err := provider.Retry(ctx, func(ctx context.Context) error {
-			return c.ShareIPAddresses(ctx, linodego.IPAddressesShareOptions{IPs: set, LinodeID: me})
-		}, classify)
-		if err != nil {
-			return l.wrap(fmt.Sprintf("share %s with Linode %d", s, me), err)
-		}
-		l.env.Log.Infof("linode: %s shared with Linode %d (shared set now %v)", s, me, set)
+	if has(owned, s) {
+		l.env.Log.Infof("linode: %s is already owned by Linode %d", s, me)
 		return nil
 	}
 	err = provider.Retry(ctx, func(ctx context.Context) error {
-		return c.InstancesAssignIPs(ctx, linodego.LinodesAssignIPsOptions{Region: region,
-			Assignments: []linodego.LinodeIPAssignment{{Address: s, LinodeID: me}}})
+		return apiErr(c.InstancesAssignIPs(ctx, linodego.LinodesAssignIPsOptions{Region: region,
+			Assignments: []linodego.LinodeIPAssignment{{Address: s, LinodeID: me}}}))
 	}, classify)
 	if err != nil {
 		return l.wrap(fmt.Sprintf("assign %s to Linode %d", s, me), err)
@@ -310,6 +326,48 @@ func (l *Linode) Claim(ctx context.Context, ip netip.Addr) error {
 		case <-ctx.Done():
 			return ocf.Errorf(ocf.ErrGeneric, "linode: %s assigned to Linode %d but not listed there before the deadline (moves can take a minute or two: raise the start timeout)", s, me)
 		case <-time.After(pause):
+		}
+	}
+}
+
+// share adds s to this Linode's shared set. The share call replaces the
+// whole set, so the read-merge-write runs under a per-Linode lock on this
+// node (two VIPs started at once would otherwise each drop the other), and
+// the set is read back after writing: a write someone else replaced, or
+// that the API answered without applying, is merged again.
+func (l *Linode) share(ctx context.Context, c *linodego.Client, me int, s string) error {
+	if l.env.Cache != "" {
+		lk, err := runstate.Dir(l.env.Cache).Lock(ctx, fmt.Sprintf("linode-%d-share", me))
+		if err != nil {
+			return fmt.Errorf("linode: shared set of Linode %d: %w", me, err)
+		}
+		defer lk.Unlock()
+	}
+	for attempt := 1; ; attempt++ {
+		owned, shared, err := l.ips(ctx, c, me)
+		if err != nil {
+			return err
+		}
+		if has(owned, s) || has(shared, s) {
+			if attempt > 1 {
+				l.env.Log.Infof("linode: %s shared with Linode %d (shared set now %v)", s, me, shared)
+			} else {
+				l.env.Log.Infof("linode: %s is already %s Linode %d", s, map[bool]string{true: "owned by", false: "shared with"}[has(owned, s)], me)
+			}
+			return nil
+		}
+		if attempt > 1 {
+			l.env.Log.Warnf("linode: %s is not in Linode %d's shared set after writing it; merging again", s, me)
+		}
+		set := append(append([]string{}, shared...), s)
+		err = provider.Retry(ctx, func(ctx context.Context) error {
+			return apiErr(c.ShareIPAddresses(ctx, linodego.IPAddressesShareOptions{IPs: set, LinodeID: me}))
+		}, classify)
+		if err != nil {
+			return l.wrap(fmt.Sprintf("share %s with Linode %d", s, me), err)
+		}
+		if ctx.Err() != nil {
+			return ocf.Errorf(ocf.ErrGeneric, "linode: %s: shared with Linode %d but not confirmed before the deadline", s, me)
 		}
 	}
 }
@@ -339,10 +397,14 @@ func (l *Linode) Check(ctx context.Context, ip netip.Addr) (provider.Holder, err
 	var owner int
 	err = provider.Retry(ctx, func(ctx context.Context) error {
 		a, err := c.GetIPAddress(ctx, s)
-		if err == nil {
-			owner = a.LinodeID
+		if err != nil {
+			return apiErr(err)
 		}
-		return err
+		if a == nil || a.Address != s {
+			return provider.Malformed("IP %s: the answer is not that address", s)
+		}
+		owner = a.LinodeID
+		return nil
 	}, classify)
 	switch {
 	case err != nil:

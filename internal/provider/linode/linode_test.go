@@ -1,6 +1,7 @@
 package linode
 
 import (
+	"errors"
 	"net/http/httptest"
 	"net/netip"
 	"os"
@@ -45,13 +46,19 @@ func world(t *testing.T) (*linodefake.Fake, string) {
 
 func openL(t *testing.T, url string, extra map[string]string) provider.Provider {
 	t.Helper()
+	return openIn(t, url, t.TempDir(), extra)
+}
+
+// openIn opens the provider with cache as its state directory.
+func openIn(t *testing.T, url, cache string, extra map[string]string) provider.Provider {
+	t.Helper()
 	tf := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tf, []byte(token), 0o600)
 	params := map[string]string{"api_url": url, "metadata_url": url, "token_file": tf}
 	for k, v := range extra {
 		params[k] = v
 	}
-	p, err := Spec.Open(providertest.Get(params), provider.Env{Log: &logs{}, Cache: t.TempDir()})
+	p, err := Spec.Open(providertest.Get(params), provider.Env{Log: &logs{}, Cache: cache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,8 +94,9 @@ func TestShareMergesAndIsIdempotent(t *testing.T) {
 	if err != nil || h.Where != provider.Here {
 		t.Fatalf("check: %v %v", h, err)
 	}
-	if err := p.Claim(dl(t, 5*time.Second), netip.MustParseAddr("203.0.113.40")); ocf.StatusOf(err) != ocf.ErrConfigured || !strings.Contains(err.Error(), "same region") {
-		t.Fatalf("another region: %v", err)
+	// Another region is a fact about this Linode (5), not the configuration.
+	if err := p.Claim(dl(t, 5*time.Second), netip.MustParseAddr("203.0.113.40")); ocf.StatusOf(err) != ocf.ErrInstalled || !errors.Is(err, provider.ErrCannotHold) || !strings.Contains(err.Error(), "same region") {
+		t.Fatalf("another region: %v (%v)", err, ocf.StatusOf(err))
 	}
 }
 
@@ -178,5 +186,54 @@ func TestTokenAndParams(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want %q", tc.params, err, tc.want)
 		}
+	}
+}
+
+// Two VIPs started at once on one Linode (Pacemaker starts independent
+// resources in parallel): each start is its own process reading, merging
+// and writing the whole shared set. With API latency both read the same
+// set; without the per-Linode lock the second write drops the first VIP.
+func TestShareConcurrentStarts(t *testing.T) {
+	f, url := world(t)
+	f.Latency = 50 * time.Millisecond
+	cache := t.TempDir()
+	vips := []string{"198.51.100.10", "198.51.100.2"}
+	errs := make(chan error, len(vips))
+	for _, v := range vips {
+		p := openIn(t, url, cache, nil) // one provider per start, as one process each
+		go func() { errs <- p.Claim(dl(t, 10*time.Second), netip.MustParseAddr(v)) }()
+	}
+	for range vips {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := f.Shared(101)
+	sort.Strings(got)
+	if strings.Join(got, ",") != "198.51.100.10,198.51.100.2,198.51.100.20" {
+		t.Fatalf("shared set %v after two concurrent starts: a VIP or the existing share was dropped", got)
+	}
+	// Serialised, each start writes once (racing, one write is redone).
+	if n := f.Count("POST /v4/networking/ips/share"); n != 2 {
+		t.Fatalf("%d share writes for two starts, want 2", n)
+	}
+}
+
+// A share the API answers 200 without applying (or that another writer
+// replaced at once) is found missing on the read-back and written again.
+func TestShareReadsBack(t *testing.T) {
+	f, url := world(t)
+	f.Inject(linodefake.Fault{Method: "POST", Path: "/v4/networking/ips/share", Body: "{}", Times: 1})
+	p := openL(t, url, nil)
+	if err := p.Claim(dl(t, 5*time.Second), netip.MustParseAddr("198.51.100.10")); err != nil {
+		t.Fatal(err)
+	}
+	got := f.Shared(101)
+	sort.Strings(got)
+	if strings.Join(got, ",") != "198.51.100.10,198.51.100.20" {
+		t.Fatalf("shared set %v: the lost write was not merged again", got)
+	}
+	if n := f.Count("POST /v4/networking/ips/share"); n != 2 {
+		t.Fatalf("%d share writes, want 2", n)
 	}
 }

@@ -107,10 +107,29 @@ func (o *OCI) api(ctx context.Context) (*core.VirtualNetworkClient, error) {
 	return o.client, nil
 }
 
+// apiErr cuts the SDK's service error (several lines with troubleshooting
+// tips) to the status, code, message and opc-request-id.
+func apiErr(err error) error {
+	var se common.ServiceError
+	if !errors.As(err, &se) {
+		return err
+	}
+	return &provider.APIError{Status: se.GetHTTPStatusCode(), Code: se.GetCode(), Msg: se.GetMessage(), RequestID: se.GetOpcRequestID(), Err: err}
+}
+
+// httpStatus is the HTTP status of a service error, 0 for other errors.
+func httpStatus(err error) int {
+	var se common.ServiceError
+	if errors.As(err, &se) {
+		return se.GetHTTPStatusCode()
+	}
+	return 0
+}
+
 // classify maps SDK failures to retries and OCF exit codes.
 func classify(err error, attempt int) provider.Verdict {
-	se, ok := common.IsServiceError(err)
-	if !ok {
+	var se common.ServiceError
+	if !errors.As(err, &se) {
 		return provider.Verdict{Retry: true} // network, timeouts, resets
 	}
 	switch code := se.GetHTTPStatusCode(); {
@@ -136,7 +155,10 @@ func (o *OCI) wrap(what string, err error) error {
 }
 
 // addr is a private IP or IPv6 object as both APIs describe it.
-type addr struct{ id, vnic string }
+type addr struct {
+	id, vnic string
+	primary  bool // a VNIC's primary private IP, which never moves
+}
 
 // lookup finds ip in subnet (nil when it does not exist), following pages.
 func (o *OCI) lookup(ctx context.Context, c *core.VirtualNetworkClient, ip netip.Addr, subnet string) (*addr, error) {
@@ -149,21 +171,21 @@ func (o *OCI) lookup(ctx context.Context, c *core.VirtualNetworkClient, ip netip
 			if ip.Is4() {
 				r, err := c.ListPrivateIps(ctx, core.ListPrivateIpsRequest{IpAddress: &s, SubnetId: &sub, Page: page})
 				for _, p := range r.Items {
-					if p.IpAddress != nil && *p.IpAddress == s && p.Id != nil {
-						found = &addr{id: *p.Id, vnic: deref(p.VnicId)}
+					if deref(p.IpAddress) == s && p.Id != nil {
+						found = &addr{id: *p.Id, vnic: deref(p.VnicId), primary: p.IsPrimary != nil && *p.IsPrimary}
 					}
 				}
 				next = r.OpcNextPage
-				return err
+				return apiErr(err)
 			}
 			r, err := c.ListIpv6s(ctx, core.ListIpv6sRequest{IpAddress: &s, SubnetId: &sub, Page: page})
 			for _, p := range r.Items {
-				if p.IpAddress != nil && netip.MustParseAddr(*p.IpAddress) == ip && p.Id != nil {
+				if a, err := netip.ParseAddr(deref(p.IpAddress)); err == nil && a == ip && p.Id != nil {
 					found = &addr{id: *p.Id, vnic: deref(p.VnicId)}
 				}
 			}
 			next = r.OpcNextPage
-			return err
+			return apiErr(err)
 		}, classify)
 		if err != nil {
 			return nil, o.wrap("list "+ip.String(), err)
@@ -190,10 +212,14 @@ func (o *OCI) subnetOf(ctx context.Context, c *core.VirtualNetworkClient, vnic s
 	}
 	err := provider.Retry(ctx, func(ctx context.Context) error {
 		r, err := c.GetVnic(ctx, core.GetVnicRequest{VnicId: &vnic})
-		if err == nil {
-			o.subnet = deref(r.SubnetId)
+		if err != nil {
+			return apiErr(err)
 		}
-		return err
+		if deref(r.SubnetId) == "" {
+			return provider.Malformed("VNIC %s: the answer has no subnetId", vnic)
+		}
+		o.subnet = *r.SubnetId
+		return nil
 	}, classify)
 	if err != nil {
 		return "", o.wrap("get VNIC "+vnic, err)
@@ -205,7 +231,7 @@ func (o *OCI) subnetOf(ctx context.Context, c *core.VirtualNetworkClient, vnic s
 // there, UpdatePrivateIp when another VNIC in the subnet has it,
 // CreatePrivateIp when nobody does.
 func (o *OCI) claim(ctx context.Context, ip netip.Addr) error {
-	vnic, _, _, err := o.vnic(ctx, ip)
+	vnic, err := o.vnicID(ctx, ip)
 	if err != nil {
 		return err
 	}
@@ -225,35 +251,70 @@ func (o *OCI) claim(ctx context.Context, ip netip.Addr) error {
 		o.env.Log.Infof("oci: %s is already on VNIC %s", ip, vnic)
 		return nil
 	}
-	s := ip.String()
-	err = provider.Retry(ctx, func(ctx context.Context) error {
-		var err error
-		switch {
-		case cur != nil && ip.Is4():
-			_, err = c.UpdatePrivateIp(ctx, core.UpdatePrivateIpRequest{PrivateIpId: &cur.id, UpdatePrivateIpDetails: core.UpdatePrivateIpDetails{VnicId: &vnic}})
-		case cur != nil:
-			_, err = c.UpdateIpv6(ctx, core.UpdateIpv6Request{Ipv6Id: &cur.id, UpdateIpv6Details: core.UpdateIpv6Details{VnicId: &vnic}})
-		case ip.Is4():
-			_, err = c.CreatePrivateIp(ctx, core.CreatePrivateIpRequest{CreatePrivateIpDetails: core.CreatePrivateIpDetails{VnicId: &vnic, IpAddress: &s}})
-		default:
-			_, err = c.CreateIpv6(ctx, core.CreateIpv6Request{CreateIpv6Details: core.CreateIpv6Details{VnicId: &vnic, IpAddress: &s}})
-		}
-		return err
-	}, classify)
-	if err != nil {
-		return o.wrap("move "+s+" to VNIC "+vnic, err)
+	if cur != nil && cur.primary {
+		return ocf.Errorf(ocf.ErrConfigured, "oci: %s is the primary private IP of VNIC %s and cannot move; use a secondary private IP as the VIP", ip, cur.vnic)
 	}
 	from := "nowhere (created)"
 	if cur != nil {
 		from = "VNIC " + cur.vnic
 	}
+	s := ip.String()
+	done := false
+	err = provider.Retry(ctx, func(ctx context.Context) error {
+		err := o.write(ctx, c, ip, vnic, cur)
+		if httpStatus(err) != http.StatusConflict {
+			return err
+		}
+		// A write whose answer was lost (reset, timeout) may have happened:
+		// carry on from what the cloud says now.
+		now, lerr := o.lookup(ctx, c, ip, subnet)
+		if lerr != nil {
+			return lerr
+		}
+		if now != nil && now.vnic == vnic {
+			done = true
+			return nil
+		}
+		cur = now
+		return err
+	}, classify)
+	if err != nil {
+		if ocf.StatusOf(err) == ocf.ErrConfigured {
+			// 400: this VNIC cannot hold the address (another subnet): a
+			// fact about this node, not the configuration everywhere.
+			return ocf.WithStatus(ocf.ErrInstalled, fmt.Errorf("oci: VNIC %s cannot hold %s: %w: %w", vnic, s, err, provider.ErrCannotHold))
+		}
+		return o.wrap("move "+s+" to VNIC "+vnic, err)
+	}
+	if done {
+		o.env.Log.Infof("oci: %s is on VNIC %s (an earlier attempt's answer was lost)", ip, vnic)
+		return nil
+	}
 	o.env.Log.Infof("oci: %s moved from %s to VNIC %s", ip, from, vnic)
 	return nil
 }
 
+// write moves ip to vnic: UpdatePrivateIp/UpdateIpv6 when cur exists,
+// CreatePrivateIp/CreateIpv6 when nobody has it.
+func (o *OCI) write(ctx context.Context, c *core.VirtualNetworkClient, ip netip.Addr, vnic string, cur *addr) error {
+	s := ip.String()
+	var err error
+	switch {
+	case cur != nil && ip.Is4():
+		_, err = c.UpdatePrivateIp(ctx, core.UpdatePrivateIpRequest{PrivateIpId: &cur.id, UpdatePrivateIpDetails: core.UpdatePrivateIpDetails{VnicId: &vnic}})
+	case cur != nil:
+		_, err = c.UpdateIpv6(ctx, core.UpdateIpv6Request{Ipv6Id: &cur.id, UpdateIpv6Details: core.UpdateIpv6Details{VnicId: &vnic}})
+	case ip.Is4():
+		_, err = c.CreatePrivateIp(ctx, core.CreatePrivateIpRequest{CreatePrivateIpDetails: core.CreatePrivateIpDetails{VnicId: &vnic, IpAddress: &s}})
+	default:
+		_, err = c.CreateIpv6(ctx, core.CreateIpv6Request{CreateIpv6Details: core.CreateIpv6Details{VnicId: &vnic, IpAddress: &s}})
+	}
+	return apiErr(err)
+}
+
 // Check asks which VNIC holds ip.
 func (o *OCI) check(ctx context.Context, ip netip.Addr) (provider.Holder, error) {
-	vnic, _, _, err := o.vnic(ctx, ip)
+	vnic, err := o.vnicID(ctx, ip)
 	if err != nil {
 		return provider.Holder{}, err
 	}
@@ -269,7 +330,7 @@ func (o *OCI) check(ctx context.Context, ip netip.Addr) (provider.Holder, error)
 	switch {
 	case err != nil:
 		return provider.Holder{}, err
-	case cur == nil:
+	case cur == nil || cur.vnic == "":
 		return provider.Holder{Where: provider.Nobody}, nil
 	case cur.vnic == vnic:
 		return provider.Holder{Where: provider.Here}, nil
@@ -279,7 +340,7 @@ func (o *OCI) check(ctx context.Context, ip netip.Addr) (provider.Holder, error)
 
 // Validate finds the VNIC, authenticates and reads the VNIC's subnet.
 func (o *OCI) validate(ctx context.Context, ip netip.Addr) error {
-	vnic, _, _, err := o.vnic(ctx, ip)
+	vnic, err := o.vnicID(ctx, ip)
 	if err != nil {
 		return err
 	}

@@ -187,5 +187,16 @@ func (o *OCI) vnic(ctx context.Context, ip netip.Addr) (id, mac string, prefix i
 	if o.VnicID != "" {
 		return o.VnicID, "", 0, nil // not a VNIC of this instance per metadata: trust the parameter
 	}
-	return "", "", 0, ocf.Errorf(ocf.ErrConfigured, "oci: no VNIC of this instance has a subnet containing %s; check ip or set vnic_id", ip)
+	return "", "", 0, ocf.WithStatus(ocf.ErrInstalled, fmt.Errorf("oci: no VNIC of this instance has a subnet containing %s (check ip, or set vnic_id): %w", ip, provider.ErrCannotHold))
+}
+
+// vnicID is the VNIC to move ip to: vnic_id without asking the metadata
+// service (a start with vnic_id and nic set needs nothing from it), else
+// the VNIC whose subnet contains ip.
+func (o *OCI) vnicID(ctx context.Context, ip netip.Addr) (string, error) {
+	if o.VnicID != "" {
+		return o.VnicID, nil
+	}
+	id, _, _, err := o.vnic(ctx, ip)
+	return id, err
 }

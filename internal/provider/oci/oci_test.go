@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"net/netip"
@@ -55,11 +56,17 @@ func newWorld(t *testing.T) *world {
 
 func (w *world) open(t *testing.T, extra map[string]string) provider.Provider {
 	t.Helper()
+	return w.openIn(t, t.TempDir(), extra)
+}
+
+// openIn opens the provider with cache as its per-boot state directory.
+func (w *world) openIn(t *testing.T, cache string, extra map[string]string) provider.Provider {
+	t.Helper()
 	params := map[string]string{"api_url": w.url, "metadata_url": w.url, "auth_url": w.url}
 	for k, v := range extra {
 		params[k] = v
 	}
-	p, err := Spec.Open(providertest.Get(params), provider.Env{Log: &logs{}, Cache: t.TempDir()})
+	p, err := Spec.Open(providertest.Get(params), provider.Env{Log: &logs{}, Cache: cache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,15 +208,26 @@ func TestFaults(t *testing.T) {
 	}
 }
 
-// TestSubnetRules: an IP outside our VNIC's subnets is a configuration
-// error; another instance's primary IP cannot be taken.
+// TestSubnetRules: an IP outside our VNIC's subnets is a fact about this
+// node (5: other nodes may be in that subnet), whether found from the
+// metadata or refused by OCI for vnic_id; another instance's primary IP
+// cannot be taken, on any node (6).
 func TestSubnetRules(t *testing.T) {
 	w := newWorld(t)
 	p := w.open(t, nil)
-	if err := p.Claim(ctx(t, 3*time.Second), netip.MustParseAddr("10.0.1.5")); ocf.StatusOf(err) != ocf.ErrConfigured {
-		t.Fatalf("IP in another subnet: %v", err)
+	err := p.Claim(ctx(t, 3*time.Second), netip.MustParseAddr("10.0.1.5"))
+	if ocf.StatusOf(err) != ocf.ErrInstalled || !errors.Is(err, provider.ErrCannotHold) {
+		t.Fatalf("IP in another subnet: %v (%v)", err, ocf.StatusOf(err))
 	}
-	err := p.Claim(ctx(t, 3*time.Second), netip.MustParseAddr("10.0.0.12")) // B's primary
+	if _, err := p.Check(ctx(t, 3*time.Second), netip.MustParseAddr("10.0.1.5")); !errors.Is(err, provider.ErrCannotHold) {
+		t.Fatalf("check of an IP in another subnet: %v", err)
+	}
+	pv := w.open(t, map[string]string{"vnic_id": w.a.ID})
+	err = pv.Claim(ctx(t, 3*time.Second), netip.MustParseAddr("10.0.1.6"))
+	if ocf.StatusOf(err) != ocf.ErrInstalled || !errors.Is(err, provider.ErrCannotHold) || !strings.Contains(err.Error(), "InvalidParameter") {
+		t.Fatalf("OCI refusing a move to vnic_id in another subnet: %v (%v)", err, ocf.StatusOf(err))
+	}
+	err = p.Claim(ctx(t, 3*time.Second), netip.MustParseAddr("10.0.0.12")) // B's primary
 	if ocf.StatusOf(err) != ocf.ErrConfigured || !strings.Contains(err.Error(), "primary") {
 		t.Fatalf("taking a primary IP: %v (%v)", err, ocf.StatusOf(err))
 	}
@@ -268,5 +286,48 @@ func TestSessionCache(t *testing.T) {
 	}
 	if n := w.f.Count("POST /v1/x509"); n != 1 {
 		t.Fatalf("%d token requests after the cached one was refused, want 1", n)
+	}
+}
+
+// A create whose answer was lost did happen: the retry's 409 Conflict is
+// answered by looking the address up again, and start succeeds.
+func TestLostCreateAnswer(t *testing.T) {
+	for _, ip := range []string{"10.0.0.120", "2001:db8:a::120"} {
+		t.Run(ip, func(t *testing.T) {
+			w := newWorld(t)
+			path := "/20160918/privateIps"
+			if strings.Contains(ip, ":") {
+				path = "/20160918/ipv6"
+			}
+			w.f.Inject(ocifake.Fault{Method: "POST", Path: path, Lost: true, Times: 1})
+			p := w.open(t, nil)
+			if err := p.Claim(ctx(t, 5*time.Second), netip.MustParseAddr(ip)); err != nil {
+				t.Fatalf("claim after a lost create answer: %v", err)
+			}
+			if h := w.f.Holder(ip); h != w.a.ID {
+				t.Fatalf("holder %q", h)
+			}
+			if n := w.f.Count("POST " + path); n != 2 {
+				t.Fatalf("%d creates, want 2 (the lost one and the conflicting retry)", n)
+			}
+		})
+	}
+}
+
+// With vnic_id set the VNIC needs no metadata: a start with vnic_id and nic
+// (and a cached session) succeeds while the metadata service is down.
+func TestVnicIDNeedsNoMetadata(t *testing.T) {
+	w := newWorld(t)
+	cache := t.TempDir()
+	if err := w.openIn(t, cache, nil).Claim(ctx(t, 5*time.Second), netip.MustParseAddr("10.0.0.130")); err != nil {
+		t.Fatal(err) // caches the session
+	}
+	w.f.Inject(ocifake.Fault{Path: "/opc/v2/", Status: 500})
+	p := w.openIn(t, cache, map[string]string{"vnic_id": w.a.ID})
+	if err := p.Claim(ctx(t, 3*time.Second), netip.MustParseAddr("10.0.0.131")); err != nil {
+		t.Fatalf("claim with vnic_id while metadata is down: %v", err)
+	}
+	if h, err := p.Check(ctx(t, 3*time.Second), netip.MustParseAddr("10.0.0.131")); err != nil || h.Where != provider.Here {
+		t.Fatalf("check with vnic_id while metadata is down: %v %v", h, err)
 	}
 }
