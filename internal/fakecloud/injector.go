@@ -106,12 +106,15 @@ func (in *Injector) Serve(w http.ResponseWriter, r *http.Request, write func(htt
 	case abandoned:
 	case f == nil:
 		next(w, r)
-	case f.Lost:
+	case f.Lost && f.Body == "":
 		next(discard{}, r)
 		reset(w)
 	case f.Reset:
 		reset(w)
 	case f.Body != "":
+		if f.Lost {
+			next(discard{}, r)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, f.Body)

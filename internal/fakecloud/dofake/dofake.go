@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudvip/floatip/internal/fakecloud"
@@ -30,6 +31,7 @@ type Fault = fakecloud.Fault
 // Fake is the API and metadata service in one http.Handler.
 type Fake struct {
 	fakecloud.Injector
+	seq atomic.Int64 // X-Request-Id
 	// Token is the bearer token the API accepts.
 	Token string
 	// ActionTime is how long an action stays "in-progress".
@@ -173,6 +175,8 @@ func reply(w http.ResponseWriter, code int, v any) {
 
 // ServeHTTP answers API (/v2/...) and metadata (/metadata/v1/...) requests.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// DigitalOcean names every answer; errors repeat it as request_id.
+	w.Header().Set("X-Request-Id", fmt.Sprintf("fake-%d", f.seq.Add(1)))
 	f.Serve(w, r, f.writeFault, func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/metadata/") {
 			f.metadata(w, r)

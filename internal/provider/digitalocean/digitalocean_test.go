@@ -1,11 +1,13 @@
 package digitalocean
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -349,5 +351,49 @@ func TestRateLimit(t *testing.T) {
 	err := p.Claim(deadline(t, 2*time.Second), netip.MustParseAddr("203.0.113.10"))
 	if ocf.StatusOf(err) != ocf.ErrGeneric || !strings.Contains(err.Error(), "429") {
 		t.Fatalf("over the limit with a minute to wait and 2 s to go: %v", err)
+	}
+}
+
+// TestMalformedAnswers: 200s without the object they should carry (an API
+// glitch, a proxy answering {}) are transient, never a panic or a verdict.
+func TestMalformedAnswers(t *testing.T) {
+	f, url, l := world(t)
+	f.ActionTime = 60 * time.Millisecond // claims poll their action
+	p := openDO(t, url, l, map[string]string{"droplet_id": "101"})
+	var faults []dofake.Fault
+	for _, body := range []string{"{}", `{"reserved_ip":{"ip":"203.0.113.11","droplet":{}}}`} {
+		faults = append(faults, dofake.Fault{Method: "GET", Path: "/v2/reserved_ip", Body: body})
+	}
+	for _, body := range []string{`{"action":null}`} {
+		faults = append(faults, dofake.Fault{Method: "GET", Path: "/v2/actions/", Body: body}, dofake.Fault{Method: "GET", Path: "/v2/reserved_ips/203.0.113.11/actions/", Body: body})
+	}
+	ips := []string{"203.0.113.11", "2001:db8:10::1"}
+	ops := map[string]providertest.Op{}
+	for _, ip := range ips {
+		a := netip.MustParseAddr(ip)
+		ops["check "+ip] = func(ctx context.Context) error { _, err := p.Check(ctx, a); return err }
+		ops["claim "+ip] = func(ctx context.Context) error {
+			f.AddIP(ip, "fra1", 102) // back on 102, so every claim assigns and polls
+			return p.Claim(ctx, a)
+		}
+	}
+	providertest.FeedMalformed(t, f, faults, ops)
+	// The assign's own answer without an action: confirmed through the IP.
+	f.Inject(dofake.Fault{Method: "POST", Path: "/v2/reserved_ips/203.0.113.11/actions", Body: "{}", Lost: true, Times: 1})
+	f.AddIP("203.0.113.11", "fra1", 102)
+	if err := p.Claim(deadline(t, 5*time.Second), netip.MustParseAddr("203.0.113.11")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Exit reasons are one line with the status, DigitalOcean's message and
+// request id, not godo's method and URL.
+func TestErrorsAreOneLine(t *testing.T) {
+	f, url, l := world(t)
+	f.Inject(dofake.Fault{Method: "POST", Status: 500})
+	err := openDO(t, url, l, map[string]string{"droplet_id": "101"}).Claim(deadline(t, 500*time.Millisecond), netip.MustParseAddr("203.0.113.11"))
+	msg := err.Error()
+	if strings.Contains(msg, "\n") || strings.Contains(msg, "http://") || !regexp.MustCompile(`HTTP 500: Internal Server Error \(request [^)]+\)`).MatchString(msg) {
+		t.Fatalf("exit reason: %q", msg)
 	}
 }

@@ -1,6 +1,7 @@
 package linode
 
 import (
+	"context"
 	"errors"
 	"net/http/httptest"
 	"net/netip"
@@ -235,5 +236,40 @@ func TestShareReadsBack(t *testing.T) {
 	}
 	if n := f.Count("POST /v4/networking/ips/share"); n != 2 {
 		t.Fatalf("%d share writes, want 2", n)
+	}
+}
+
+// TestMalformedAnswers: 200s without the object they should carry are
+// transient. In share mode an answer without "ipv4" must never be read as
+// an empty shared set: the write would drop what others shared.
+func TestMalformedAnswers(t *testing.T) {
+	f, url := world(t)
+	faults := []linodefake.Fault{
+		{Method: "GET", Path: "/v4/linode/instances/101/ips", Body: "{}"},
+		{Method: "GET", Path: "/v4/linode/instances/101/ips", Body: `{"ipv4":{"public":[null]}}`},
+		{Method: "GET", Path: "/v4/networking/ips/", Body: "{}"},
+	}
+	ops := map[string]providertest.Op{}
+	for _, mode := range []string{"share", "assign"} {
+		p := openL(t, url, map[string]string{"linode_id": "101", "linode_mode": mode})
+		vip := netip.MustParseAddr("198.51.100.10")
+		ops["check "+mode] = func(ctx context.Context) error { _, err := p.Check(ctx, vip); return err }
+		ops["claim "+mode] = func(ctx context.Context) error {
+			f.Share(101, "198.51.100.20") // back to the existing share only
+			return p.Claim(ctx, vip)
+		}
+	}
+	providertest.FeedMalformed(t, f, faults, ops)
+	if got := f.Shared(101); !has(got, "198.51.100.20") {
+		t.Fatalf("shared set %v: the existing share was dropped", got)
+	}
+}
+
+// Exit reasons are one line with the status and Linode's reasons.
+func TestErrorsAreOneLine(t *testing.T) {
+	_, url := world(t)
+	err := openL(t, url, map[string]string{"linode_mode": "assign"}).Claim(dl(t, 3*time.Second), netip.MustParseAddr("198.51.100.20"))
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "HTTP 400: [address] 198.51.100.20 is shared and cannot be assigned") {
+		t.Fatalf("exit reason: %q", msg)
 	}
 }

@@ -180,7 +180,11 @@ func (o *OCI) lookup(ctx context.Context, c *core.VirtualNetworkClient, ip netip
 			}
 			r, err := c.ListIpv6s(ctx, core.ListIpv6sRequest{IpAddress: &s, SubnetId: &sub, Page: page})
 			for _, p := range r.Items {
-				if a, err := netip.ParseAddr(deref(p.IpAddress)); err == nil && a == ip && p.Id != nil {
+				a, perr := netip.ParseAddr(deref(p.IpAddress))
+				if perr != nil {
+					return provider.Malformed("list %s: an IPv6 object with ipAddress %q", s, deref(p.IpAddress))
+				}
+				if a == ip && p.Id != nil {
 					found = &addr{id: *p.Id, vnic: deref(p.VnicId)}
 				}
 			}

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/rsa"
@@ -329,5 +330,38 @@ func TestVnicIDNeedsNoMetadata(t *testing.T) {
 	}
 	if h, err := p.Check(ctx(t, 3*time.Second), netip.MustParseAddr("10.0.0.131")); err != nil || h.Where != provider.Here {
 		t.Fatalf("check with vnic_id while metadata is down: %v %v", h, err)
+	}
+}
+
+// TestMalformedAnswers: answers without the object they should carry (or
+// with an address that does not parse) are transient, never a panic.
+func TestMalformedAnswers(t *testing.T) {
+	w := newWorld(t)
+	w.f.AddIP("10.0.0.101", w.b)
+	w.f.AddIP("2001:db8:a::101", w.b)
+	p := w.open(t, nil)
+	faults := []ocifake.Fault{
+		{Method: "GET", Path: "/20160918/vnics/", Body: "{}"},
+		{Method: "GET", Path: "/20160918/privateIps", Body: "{}"},
+		{Method: "GET", Path: "/20160918/ipv6", Body: `[{"id":"ocid1.ipv6.x","ipAddress":"not-an-address","vnicId":"x"}]`},
+	}
+	ops := map[string]providertest.Op{}
+	for _, ip := range []string{"10.0.0.101", "2001:db8:a::101"} {
+		a := netip.MustParseAddr(ip)
+		ops["check "+ip] = func(ctx context.Context) error { _, err := p.Check(ctx, a); return err }
+		ops["claim "+ip] = func(ctx context.Context) error { return p.Claim(ctx, a) }
+	}
+	providertest.FeedMalformed(t, w.f, faults, ops)
+}
+
+// Exit reasons are one line: the status, OCI's code and message and the
+// opc-request-id, not the SDK's several lines of troubleshooting tips.
+func TestErrorsAreOneLine(t *testing.T) {
+	w := newWorld(t)
+	w.f.Inject(ocifake.Fault{Method: "GET", Path: "/20160918/vnics/", Status: 404, Code: "NotAuthorizedOrNotFound"})
+	err := w.open(t, nil).Claim(ctx(t, 3*time.Second), netip.MustParseAddr("10.0.0.101"))
+	msg := err.Error()
+	if strings.Contains(msg, "\n") || len(msg) > 400 || !strings.Contains(msg, "HTTP 404 NotAuthorizedOrNotFound: injected fault (request fake/") {
+		t.Fatalf("exit reason (%d bytes): %q", len(msg), msg)
 	}
 }

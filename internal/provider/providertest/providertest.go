@@ -10,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cloudvip/floatip/internal/fakecloud"
+	"github.com/cloudvip/floatip/ocf"
 )
 
 // Log is a provider.Logger that keeps every line.
@@ -50,4 +53,61 @@ func Deadline(t testing.TB, d time.Duration) context.Context {
 // Get looks parameters up in m, as the agent's environment would.
 func Get(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// Injector is what every fake embeds (fakecloud.Injector).
+type Injector interface {
+	Inject(fakecloud.Fault)
+	ClearFaults()
+	Count(prefix string) int
+}
+
+// Op is a provider call under test (Claim or Check of one address).
+type Op func(ctx context.Context) error
+
+// FeedMalformed answers the requests each fault matches with its malformed
+// 200 body and runs every op that sends such a request: answered that way
+// every time, it must fail as transient (OCF 1) before its deadline, never
+// panic nor decide anything from the glitch; answered so once, it must
+// succeed by retrying. Every fault must be met by some op.
+func FeedMalformed(t *testing.T, in Injector, faults []fakecloud.Fault, ops map[string]Op) {
+	t.Helper()
+	for _, f := range faults {
+		met := false
+		for name, op := range ops {
+			t.Run(fmt.Sprintf("%s %s %s %s", name, f.Method, f.Path, f.Body), func(t *testing.T) {
+				defer in.ClearFaults()
+				f.Times = 0
+				in.Inject(f)
+				before := in.Count(f.Method + " " + f.Path)
+				err := run(t, op, 400*time.Millisecond)
+				if in.Count(f.Method+" "+f.Path) == before {
+					return // this op sends no such request
+				}
+				met = true
+				if ocf.StatusOf(err) != ocf.ErrGeneric {
+					t.Fatalf("malformed every time: %v (%v), want a transient failure (1)", err, ocf.StatusOf(err))
+				}
+				in.ClearFaults()
+				f.Times = 1
+				in.Inject(f)
+				if err := run(t, op, 5*time.Second); err != nil {
+					t.Fatalf("malformed once: %v, want success after a retry", err)
+				}
+			})
+		}
+		if !met {
+			t.Errorf("no op sent %s %s: the fault tests nothing", f.Method, f.Path)
+		}
+	}
+}
+
+// run calls op with a deadline and turns a panic into a test failure.
+func run(t *testing.T, op Op, d time.Duration) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("panic on a malformed answer: %v", r)
+		}
+	}()
+	return op(Deadline(t, d))
 }
