@@ -129,7 +129,7 @@ func TestLinodeTwoNodes(t *testing.T) {
 func TestStartChecksLocallyBeforeClaim(t *testing.T) {
 	l := newLinodeLab(t, 1)
 	node := l.lan.Nodes[0]
-	nstest.Run(t, "ip", "-n", node, "link", "add", "other0", "type", "dummy")
+	nstest.Run(t, "ip", "-n", node, "link", "add", "other0", "type", "veth", "peer", "name", "other1")
 	nstest.Run(t, "ip", "-n", node, "addr", "add", "10.250.0.73/32", "dev", "other0")
 	p := l.params("10.250.0.73", "assign")
 	r := l.call(t, 0, "start", p)
