@@ -71,6 +71,7 @@ func TestE2E(t *testing.T) {
 		}
 		for _, kind := range []string{"kill", "partition", "standby"} {
 			t.Run(provider+"/"+kind, func(t *testing.T) {
+				l.Settle(l.firstUp(), 60*time.Second)
 				victim, err := l.Locate("vip", nil)
 				if err != nil {
 					t.Fatal(err)

@@ -139,6 +139,7 @@ func (l *Lab) Failover(kind, provider, agent string, victim *Node) (*Result, err
 	// Settle, then sample every namespace: one holder, the one Pacemaker
 	// names, and the cloud routes the IP there.
 	time.Sleep(3 * time.Second)
+	l.Settle(res.Survivor, 60*time.Second)
 	l.checkInvariants(res, provider, res.Survivor)
 	res.Started, res.Start = res.Survivor.StartTime("vip", res.At)
 	res.Membership = res.Survivor.MembershipAfter(res.At)
@@ -163,7 +164,11 @@ func (l *Lab) Failover(kind, provider, agent string, victim *Node) (*Result, err
 	if err := l.WaitOnline(l.upNodes(), 90*time.Second); err != nil {
 		return res, err
 	}
+	// "Online" shows before the rejoined node's join ends; until then the
+	// CIB still holds its history from before the failure (the VIP
+	// "running" there too).
 	time.Sleep(3 * time.Second)
+	l.Settle(res.Survivor, 60*time.Second)
 	l.checkInvariants(res, provider, res.Survivor)
 	if at, err := l.Locate("vip", res.Survivor); err != nil || at != res.Survivor {
 		res.Problems = append(res.Problems, fmt.Sprintf("after %s came back the VIP is on %v (%v), not on %s: fail-back", victim.Name, nodeName(at), err, res.Survivor.Name))
@@ -171,6 +176,13 @@ func (l *Lab) Failover(kind, provider, agent string, victim *Node) (*Result, err
 	res.Replies = c.Replies()
 	res.Events = l.Events()
 	return res, nil
+}
+
+// Settle waits, from node n, until the cluster has no actions pending
+// (crm_resource --wait), at most d. A cluster that does not settle is left
+// for the checks that follow to report.
+func (l *Lab) Settle(n *Node, d time.Duration) {
+	l.X(n, "crm_resource", "--wait", "--timeout", fmt.Sprintf("%ds", int(d.Seconds())))
 }
 
 func nodeName(n *Node) string {

@@ -431,6 +431,13 @@ func (l *Lab) Start(n *Node) error {
 	n.cmd = cmd
 	go cmd.Wait()
 	os.WriteFile(filepath.Join(n.Dir, "unshare.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+	// Return once the node's init runs, so Up (and the nodes a caller
+	// waits for) counts it from now on.
+	for end := time.Now().Add(10 * time.Second); !n.Up(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			return fmt.Errorf("start %s: its init did not start within 10 s", n.Name)
+		}
+	}
 	return nil
 }
 
