@@ -66,7 +66,7 @@ func TestAddFindDel(t *testing.T) {
 		{Spec{IP: netip.MustParseAddr("192.0.2.10"), Prefix: 24, Label: p.NodeIf + ":v"}, "inet 192.0.2.10/24 brd 192.0.2.255 scope global secondary " + p.NodeIf + ":v"},
 		// '+' and '-' set and reset the host bits, as `ip addr add ... brd -` does.
 		{Spec{IP: netip.MustParseAddr("192.0.2.11"), Prefix: 24, Broadcast: "-"}, "inet 192.0.2.11/24 brd 192.0.2.0 scope global secondary"},
-		{Spec{IP: netip.MustParseAddr("192.0.2.13"), Prefix: 25, Broadcast: "+"}, "inet 192.0.2.13/25 brd 192.0.2.127 scope global secondary"},
+		{Spec{IP: netip.MustParseAddr("192.0.2.13"), Prefix: 25, Broadcast: "+"}, "inet 192.0.2.13/25 brd 192.0.2.127 scope global " + p.NodeIf},
 		{Spec{IP: netip.MustParseAddr("198.51.100.14"), Prefix: 32, Broadcast: "-"}, "inet 198.51.100.14/32 scope global " + p.NodeIf},
 		{Spec{IP: netip.MustParseAddr("192.0.2.12"), Prefix: 24, Broadcast: "192.0.2.127", NoPrefixRoute: true}, "inet 192.0.2.12/24 brd 192.0.2.127 scope global secondary noprefixroute"},
 		{Spec{IP: netip.MustParseAddr("2001:db8:1::10"), Prefix: 64, NoDAD: true, PreferredLft: 0}, "inet6 2001:db8:1::10/64 scope global nodad deprecated"},
