@@ -74,7 +74,7 @@ func ReadToken(path string) (string, error) {
 	case errors.Is(err, fs.ErrPermission):
 		return "", ocf.Errorf(ocf.ErrPerm, "token_file %s cannot be read (permission denied); floatip runs as root", path)
 	case err != nil:
-		return "", ocf.Errorf(ocf.ErrInstalled, "token_file %s: %v", path, err)
+		return "", ocf.Errorf(ocf.ErrInstalled, "token_file %s: %w", path, err)
 	case !fi.Mode().IsRegular():
 		return "", ocf.Errorf(ocf.ErrInstalled, "token_file %s is not a regular file", path)
 	case fi.Mode().Perm()&0o077 != 0:
@@ -125,7 +125,10 @@ type APIError struct {
 	Status    int
 	Code, Msg string
 	RequestID string
-	Err       error
+	// RetryAfter is the wait a 429 asks for, where the provider documents
+	// a header for it (0: back off).
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *APIError) Error() string {

@@ -9,10 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -64,8 +62,6 @@ type DO struct {
 	DropletID     int // 0: from metadata
 	env           provider.Env
 	client        *godo.Client
-	// Transport is the HTTP transport (tests count requests through it).
-	Transport http.RoundTripper
 }
 
 func open(get func(string) (string, bool), env provider.Env) (provider.Provider, error) {
@@ -96,13 +92,6 @@ func open(get func(string) (string, bool), env provider.Env) (provider.Provider,
 	return d, nil
 }
 
-func (d *DO) transport() http.RoundTripper {
-	if d.Transport != nil {
-		return d.Transport
-	}
-	return provider.Transport()
-}
-
 // api returns the godo client, reading the token on first use. godo's own
 // retries stay off: Retry below bounds every wait by the OCF deadline.
 func (d *DO) api() (*godo.Client, error) {
@@ -115,7 +104,7 @@ func (d *DO) api() (*godo.Client, error) {
 	}
 	hc := &http.Client{Transport: &oauth2.Transport{
 		Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok}),
-		Base:   d.transport(),
+		Base:   provider.Client().Transport,
 	}}
 	c, err := godo.New(hc, godo.SetBaseURL(d.API), godo.SetUserAgent("floatip"))
 	if err != nil {
@@ -131,91 +120,42 @@ func (d *DO) droplet(ctx context.Context) (int, error) {
 	if d.DropletID != 0 {
 		return d.DropletID, nil
 	}
-	cache := ""
-	if d.env.Cache != "" {
-		cache = filepath.Join(d.env.Cache, "floatip-digitalocean.droplet-id")
-		if b, err := os.ReadFile(cache); err == nil {
-			if id, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && id > 0 {
-				d.DropletID = id
-				return id, nil
-			}
-		}
+	cache := provider.BootCache(d.env.Cache)
+	if cache.Load("digitalocean.droplet-id", &d.DropletID) && d.DropletID > 0 {
+		return d.DropletID, nil
 	}
-	var id int
-	err := provider.Retry(ctx, func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.Metadata+"/metadata/v1/id", nil)
-		if err != nil {
-			return err
-		}
-		resp, err := (&http.Client{Transport: d.transport()}).Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64))
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("metadata %s/metadata/v1/id: HTTP %d", d.Metadata, resp.StatusCode)
-		}
-		id, err = strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || id <= 0 {
-			return ocf.Errorf(ocf.ErrGeneric, "digitalocean: metadata %s/metadata/v1/id answered %q, not a droplet id", d.Metadata, b)
-		}
-		return nil
-	}, func(error, int) provider.Verdict { return provider.Verdict{Retry: true} })
+	b, err := provider.Metadata(ctx, http.MethodGet, d.Metadata+"/metadata/v1/id", nil)
 	if err != nil {
 		return 0, fmt.Errorf("digitalocean: droplet id from the metadata service (set droplet_id to skip it): %w", err)
 	}
-	d.DropletID = id
-	if cache != "" {
-		os.WriteFile(cache, []byte(strconv.Itoa(id)+"\n"), 0o644)
+	id, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || id <= 0 {
+		return 0, ocf.Errorf(ocf.ErrGeneric, "digitalocean: metadata %s/metadata/v1/id answered %q, not a droplet id", d.Metadata, b)
 	}
+	d.DropletID = id
+	cache.Store(d.env.Log, "digitalocean.droplet-id", id)
 	return id, nil
 }
 
-// classify maps API failures to retries and OCF exit codes.
+// classify is the kit's classifier plus DigitalOcean's 422 "... already
+// has a pending event", which a retry outlasts.
 func classify(err error, attempt int) provider.Verdict {
-	var er *godo.ErrorResponse
-	if !errors.As(err, &er) || er.Response == nil {
-		// Connection refused or reset, timeouts, truncated bodies.
-		return provider.Verdict{Retry: true}
-	}
-	switch code := er.Response.StatusCode; {
-	case code == http.StatusTooManyRequests:
-		return provider.Verdict{Retry: true, After: retryAfter(er.Response.Header)}
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		// A blip gets one more try; then the token is wrong or lacks scope.
-		return provider.Verdict{Retry: attempt < 2, Status: ocf.ErrPerm}
-	case code == http.StatusNotFound:
-		return provider.Verdict{Status: ocf.ErrConfigured}
-	case code == http.StatusUnprocessableEntity && strings.Contains(strings.ToLower(er.Message), "pending"):
-		return provider.Verdict{Retry: true} // "... already has a pending event"
-	case code >= 500:
-		return provider.Verdict{Retry: true}
-	}
-	return provider.Verdict{Status: ocf.ErrGeneric}
+	return provider.Classify(err, attempt, func(e *provider.APIError, _ int) (provider.Verdict, bool) {
+		pending := e.Status == http.StatusUnprocessableEntity && strings.Contains(strings.ToLower(e.Msg), "pending")
+		return provider.Verdict{Retry: true}, pending
+	})
 }
 
 // apiErr cuts godo's error (method, URL, status, message) to the status,
-// message and request id.
+// message and request id; a 429 waits for Retry-After or the rate-limit
+// reset DigitalOcean sends.
 func apiErr(err error) error {
 	var er *godo.ErrorResponse
 	if !errors.As(err, &er) || er.Response == nil {
 		return err
 	}
-	return &provider.APIError{Status: er.Response.StatusCode, Msg: er.Message, RequestID: er.RequestID, Err: err}
-}
-
-// retryAfter reads Retry-After (seconds), else the rate-limit reset time.
-func retryAfter(h http.Header) time.Duration {
-	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if epoch, err := strconv.ParseInt(h.Get("Ratelimit-Reset"), 10, 64); err == nil {
-		if d := time.Until(time.Unix(epoch, 0)); d > 0 {
-			return d
-		}
-	}
-	return 0
+	return &provider.APIError{Status: er.Response.StatusCode, Msg: er.Message, RequestID: er.RequestID,
+		RetryAfter: provider.RetryAfter(er.Response.Header, "Ratelimit-Reset"), Err: err}
 }
 
 // holder asks who the reserved IP is assigned to.
@@ -251,16 +191,13 @@ func (d *DO) holder(ctx context.Context, c *godo.Client, ip netip.Addr) (int, er
 		}
 		return nil
 	}, classify)
-	if ocf.StatusOf(err) == ocf.ErrConfigured {
-		return 0, ocf.Errorf(ocf.ErrConfigured, "digitalocean: %s is not a reserved IP of this account (404); check ip and the token's account", ip)
+	switch ocf.StatusOf(err) {
+	case ocf.ErrConfigured:
+		return 0, provider.Wrap(Name, fmt.Sprintf("%s is not a reserved IP of this account (check ip and the token's account)", ip), err)
+	case ocf.ErrPerm:
+		return 0, provider.Wrap(Name, fmt.Sprintf("the API refused the token in %s (it needs read and write scope)", d.TokenFile), err)
 	}
-	if ocf.StatusOf(err) == ocf.ErrPerm {
-		return 0, ocf.Errorf(ocf.ErrPerm, "digitalocean: the API refused the token in %s (%v); it needs read and write scope", d.TokenFile, err)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("digitalocean: get reserved IP %s: %w", ip, err)
-	}
-	return id, nil
+	return id, provider.Wrap(Name, "get reserved IP "+ip.String(), err)
 }
 
 // Claim assigns ip to this droplet and waits for the action to complete.
@@ -390,15 +327,10 @@ func (d *DO) Check(ctx context.Context, ip netip.Addr) (provider.Holder, error) 
 		return provider.Holder{}, err
 	}
 	id, err := d.holder(ctx, c, ip)
-	switch {
-	case err != nil:
+	if err != nil {
 		return provider.Holder{}, err
-	case id == me:
-		return provider.Holder{Where: provider.Here}, nil
-	case id == 0:
-		return provider.Holder{Where: provider.Nobody}, nil
 	}
-	return provider.Holder{Where: provider.Elsewhere, Other: fmt.Sprintf("droplet %d", id)}, nil
+	return provider.HolderOf(id, me, func(id int) string { return fmt.Sprintf("droplet %d", id) }), nil
 }
 
 // Validate reads the token, finds the droplet and looks the IP up.

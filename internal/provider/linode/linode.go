@@ -12,12 +12,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -110,7 +107,9 @@ func (l *Linode) api() (*linodego.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := linodego.NewClient(&http.Client{Transport: provider.Transport()})
+	// linodego (resty) adjusts the client it is given: its own, sharing the
+	// process's transport.
+	c := linodego.NewClient(&http.Client{Transport: provider.Client().Transport})
 	c.SetToken(tok)
 	c.SetBaseURL(l.API)
 	c.SetRetryCount(0)
@@ -132,88 +131,42 @@ func (l *Linode) identity(ctx context.Context) (int, string, error) {
 	if l.ID != 0 && (l.region != "" || l.Mode == "share") {
 		return l.ID, l.region, nil
 	}
-	cache := ""
-	if l.env.Cache != "" {
-		cache = filepath.Join(l.env.Cache, "floatip-linode.instance")
-		if b, err := os.ReadFile(cache); err == nil {
-			var c struct {
-				ID     int
-				Region string
-			}
-			if json.Unmarshal(b, &c) == nil && c.ID > 0 && (l.ID == 0 || l.ID == c.ID) {
-				l.ID, l.region = c.ID, c.Region
-				return l.ID, l.region, nil
-			}
-		}
-	}
-	hc := &http.Client{Transport: provider.Transport()}
-	var inst struct {
+	type instance struct {
 		ID     int    `json:"id"`
 		Region string `json:"region"`
 	}
-	err := provider.Retry(ctx, func(ctx context.Context) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, l.Metadata+"/v1/token", nil)
-		req.Header.Set("Metadata-Token-Expiry-Seconds", "300")
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		tok, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("metadata token: HTTP %d", resp.StatusCode)
-		}
-		req, _ = http.NewRequestWithContext(ctx, http.MethodGet, l.Metadata+"/v1/instance", nil)
-		req.Header.Set("Metadata-Token", strings.TrimSpace(string(tok)))
-		req.Header.Set("Accept", "application/json")
-		resp, err = hc.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("metadata instance: HTTP %d", resp.StatusCode)
-		}
-		return json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&inst)
-	}, func(error, int) provider.Verdict { return provider.Verdict{Retry: true} })
-	if err != nil || inst.ID == 0 {
+	var inst instance
+	cache := provider.BootCache(l.env.Cache)
+	if cache.Load("linode.instance", &inst) && inst.ID > 0 && (l.ID == 0 || l.ID == inst.ID) {
+		l.ID, l.region = inst.ID, inst.Region
+		return l.ID, l.region, nil
+	}
+	tok, err := provider.Metadata(ctx, http.MethodPut, l.Metadata+"/v1/token", http.Header{"Metadata-Token-Expiry-Seconds": {"300"}})
+	var b []byte
+	if err == nil {
+		b, err = provider.Metadata(ctx, http.MethodGet, l.Metadata+"/v1/instance",
+			http.Header{"Metadata-Token": {strings.TrimSpace(string(tok))}, "Accept": {"application/json"}})
+	}
+	if err == nil && (json.Unmarshal(b, &inst) != nil || inst.ID <= 0) {
+		err = ocf.Errorf(ocf.ErrGeneric, "/v1/instance answered without an id")
+	}
+	if err != nil {
 		return 0, "", fmt.Errorf("linode: this Linode's id from the metadata service (set linode_id to skip it): %w", err)
 	}
 	if l.ID != 0 && l.ID != inst.ID {
 		return 0, "", ocf.Errorf(ocf.ErrConfigured, "linode: linode_id=%d but the metadata service says this is Linode %d", l.ID, inst.ID)
 	}
 	l.ID, l.region = inst.ID, inst.Region
-	if cache != "" {
-		b, _ := json.Marshal(map[string]any{"ID": l.ID, "Region": l.region})
-		os.WriteFile(cache, b, 0o644)
-	}
+	cache.Store(l.env.Log, "linode.instance", inst)
 	return l.ID, l.region, nil
 }
 
-// classify maps linodego failures to retries and OCF exit codes.
+// classify is the kit's classifier; for Linode a 400 is the request
+// refused as it stands (wrong on every node unless wrap finds otherwise).
 func classify(err error, attempt int) provider.Verdict {
-	var le *linodego.Error
-	if !errors.As(err, &le) || le.Code < 100 {
-		// Not an HTTP answer: linodego gives connection errors small codes.
-		return provider.Verdict{Retry: true}
-	}
-	switch c := le.Code; {
-	case c == http.StatusTooManyRequests:
-		after := 0 * time.Second
-		if le.Response != nil {
-			if s, err := strconv.Atoi(le.Response.Header.Get("Retry-After")); err == nil {
-				after = time.Duration(s) * time.Second
-			}
-		}
-		return provider.Verdict{Retry: true, After: after}
-	case c >= 500 || c == http.StatusRequestTimeout:
-		return provider.Verdict{Retry: true}
-	case c == http.StatusUnauthorized || c == http.StatusForbidden:
-		return provider.Verdict{Retry: attempt < 2, Status: ocf.ErrPerm}
-	case c == http.StatusNotFound || c == http.StatusBadRequest:
-		return provider.Verdict{Status: ocf.ErrConfigured}
-	}
-	return provider.Verdict{Status: ocf.ErrGeneric}
+	return provider.Classify(err, attempt, func(e *provider.APIError, _ int) (provider.Verdict, bool) {
+		return provider.Verdict{Status: ocf.ErrConfigured}, e.Status == http.StatusBadRequest
+	})
 }
 
 // apiErr cuts linodego's error to the status and the API's reasons (Linode
@@ -223,7 +176,11 @@ func apiErr(err error) error {
 	if !errors.As(err, &le) || le.Code < 100 {
 		return err
 	}
-	return &provider.APIError{Status: le.Code, Msg: le.Message, Err: err}
+	var h http.Header
+	if le.Response != nil {
+		h = le.Response.Header
+	}
+	return &provider.APIError{Status: le.Code, Msg: le.Message, RetryAfter: provider.RetryAfter(h, ""), Err: err}
 }
 
 func (l *Linode) wrap(what string, err error) error {
@@ -235,7 +192,7 @@ func (l *Linode) wrap(what string, err error) error {
 		// about this node (Linodes in other regions may be in the cluster).
 		return ocf.WithStatus(ocf.ErrInstalled, fmt.Errorf("linode: %s: %w: %w", what, err, provider.ErrCannotHold))
 	}
-	return ocf.WithStatus(ocf.StatusOf(err), fmt.Errorf("linode: %s: %w", what, err))
+	return provider.Wrap(Name, what, err)
 }
 
 // ips reads this Linode's addresses: owned public IPv4 and shared ones.
@@ -406,15 +363,10 @@ func (l *Linode) Check(ctx context.Context, ip netip.Addr) (provider.Holder, err
 		owner = a.LinodeID
 		return nil
 	}, classify)
-	switch {
-	case err != nil:
+	if err != nil {
 		return provider.Holder{}, l.wrap("get "+s, err)
-	case owner == me:
-		return provider.Holder{Where: provider.Here}, nil
-	case owner == 0:
-		return provider.Holder{Where: provider.Nobody}, nil
 	}
-	return provider.Holder{Where: provider.Elsewhere, Other: fmt.Sprintf("Linode %d", owner)}, nil
+	return provider.HolderOf(owner, me, func(id int) string { return fmt.Sprintf("Linode %d", id) }), nil
 }
 
 // Validate reads the token, identifies the Linode and reads its IPs.

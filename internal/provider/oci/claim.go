@@ -36,7 +36,7 @@ func (o *OCI) api(ctx context.Context) (*core.VirtualNetworkClient, error) {
 		if _, err := os.Stat(o.Config); errors.Is(err, fs.ErrNotExist) {
 			return nil, ocf.Errorf(ocf.ErrInstalled, "oci: oci_config %s does not exist; write the OCI config for root there or use oci_auth=instance_principal", o.Config)
 		} else if err != nil {
-			return nil, ocf.Errorf(ocf.ErrPerm, "oci: oci_config %s: %v", o.Config, err)
+			return nil, ocf.Errorf(ocf.ErrPerm, "oci: oci_config %s: %w", o.Config, err)
 		}
 		cp = common.CustomProfileConfigProvider(o.Config, o.Profile)
 	default:
@@ -88,11 +88,11 @@ func (o *OCI) api(ctx context.Context) (*core.VirtualNetworkClient, error) {
 	}
 	if b.err != nil {
 		if o.Auth == "config_file" {
-			return nil, ocf.Errorf(ocf.ErrInstalled, "oci: oci_config %s profile %s: %v", o.Config, o.Profile, b.err)
+			return nil, ocf.Errorf(ocf.ErrInstalled, "oci: oci_config %s profile %s: %w", o.Config, o.Profile, b.err)
 		}
 		// A token fetch that fails is transient: resource-agents issue
 		// #2020 is such blips turned into failovers.
-		return nil, ocf.Errorf(ocf.ErrGeneric, "oci: instance principal token: %v", b.err)
+		return nil, ocf.Errorf(ocf.ErrGeneric, "oci: instance principal token: %w", b.err)
 	}
 	if _, isCached := cp.(sessionProvider); o.Auth == "instance_principal" && !isCached {
 		o.saveSession(cp)
@@ -126,32 +126,30 @@ func httpStatus(err error) int {
 	return 0
 }
 
-// classify maps SDK failures to retries and OCF exit codes.
+// classify is the kit's classifier with OCI's meanings: 409 (a conflicting
+// or still-running change) is retried, 404 NotAuthorizedOrNotFound is how
+// OCI refuses a missing policy (as 401: exit 4 after a second try), and 400
+// is the request refused as it stands. OCI documents no Retry-After.
 func classify(err error, attempt int) provider.Verdict {
-	var se common.ServiceError
-	if !errors.As(err, &se) {
-		return provider.Verdict{Retry: true} // network, timeouts, resets
-	}
-	switch code := se.GetHTTPStatusCode(); {
-	case code == http.StatusTooManyRequests || code >= 500 || code == http.StatusConflict:
-		return provider.Verdict{Retry: true}
-	case code == http.StatusUnauthorized || code == http.StatusNotFound:
-		return provider.Verdict{Retry: attempt < 2, Status: ocf.ErrPerm}
-	case code == http.StatusBadRequest:
-		return provider.Verdict{Status: ocf.ErrConfigured}
-	}
-	return provider.Verdict{Status: ocf.ErrGeneric}
+	return provider.Classify(err, attempt, func(e *provider.APIError, attempt int) (provider.Verdict, bool) {
+		switch e.Status {
+		case http.StatusConflict:
+			return provider.Verdict{Retry: true}, true
+		case http.StatusUnauthorized, http.StatusNotFound:
+			return provider.Verdict{Retry: attempt < 2, Status: ocf.ErrPerm}, true
+		case http.StatusBadRequest:
+			return provider.Verdict{Status: ocf.ErrConfigured}, true
+		}
+		return provider.Verdict{}, false
+	})
 }
 
 func (o *OCI) wrap(what string, err error) error {
-	switch ocf.StatusOf(err) {
-	case ocf.ErrPerm:
+	if ocf.StatusOf(err) == ocf.ErrPerm {
 		o.dropSession() // a refused token must not be reused by the next action
-		return ocf.Errorf(ocf.ErrPerm, "oci: %s: %v; %s", what, err, iamHint)
-	case ocf.ErrConfigured:
-		return ocf.Errorf(ocf.ErrConfigured, "oci: %s: %v", what, err)
+		return provider.Wrap(Name, what+" ("+iamHint+")", err)
 	}
-	return fmt.Errorf("oci: %s: %w", what, err)
+	return provider.Wrap(Name, what, err)
 }
 
 // addr is a private IP or IPv6 object as both APIs describe it.
@@ -331,15 +329,14 @@ func (o *OCI) check(ctx context.Context, ip netip.Addr) (provider.Holder, error)
 		return provider.Holder{}, err
 	}
 	cur, err := o.lookup(ctx, c, ip, subnet)
-	switch {
-	case err != nil:
+	if err != nil {
 		return provider.Holder{}, err
-	case cur == nil || cur.vnic == "":
-		return provider.Holder{Where: provider.Nobody}, nil
-	case cur.vnic == vnic:
-		return provider.Holder{Where: provider.Here}, nil
 	}
-	return provider.Holder{Where: provider.Elsewhere, Other: "VNIC " + cur.vnic}, nil
+	owner := ""
+	if cur != nil {
+		owner = cur.vnic
+	}
+	return provider.HolderOf(owner, vnic, func(v string) string { return "VNIC " + v }), nil
 }
 
 // Validate finds the VNIC, authenticates and reads the VNIC's subnet.

@@ -14,7 +14,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/netip"
 	"os"
@@ -128,24 +127,7 @@ type metaVnic struct {
 
 // imds GETs a metadata path with IMDS v2's header, retried within ctx.
 func (o *OCI) imds(ctx context.Context, path string) ([]byte, error) {
-	var body []byte
-	err := provider.Retry(ctx, func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.Metadata+"/opc/v2/"+path, nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer Oracle")
-		resp, err := (&http.Client{Transport: provider.Transport()}).Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		body, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("metadata %s/opc/v2/%s: HTTP %d", o.Metadata, path, resp.StatusCode)
-		}
-		return err
-	}, func(error, int) provider.Verdict { return provider.Verdict{Retry: true} })
+	body, err := provider.Metadata(ctx, http.MethodGet, o.Metadata+"/opc/v2/"+path, http.Header{"Authorization": {"Bearer Oracle"}})
 	if err != nil {
 		return nil, fmt.Errorf("oci: instance metadata: %w", err)
 	}
@@ -162,7 +144,7 @@ func (o *OCI) vnic(ctx context.Context, ip netip.Addr) (id, mac string, prefix i
 			return "", "", 0, err
 		}
 		if err := json.Unmarshal(b, &o.vnics); err != nil {
-			return "", "", 0, ocf.Errorf(ocf.ErrGeneric, "oci: metadata vnics: %v", err)
+			return "", "", 0, ocf.Errorf(ocf.ErrGeneric, "oci: metadata vnics: %w", err)
 		}
 	}
 	for _, v := range o.vnics {

@@ -5,12 +5,12 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
+
+	"github.com/cloudvip/floatip/internal/provider"
 )
 
 // Each agent action is a new process, and an instance-principal token costs
@@ -48,26 +48,13 @@ func (p sessionProvider) AuthType() (common.AuthConfig, error) {
 // sessionMargin is how long before expiry a cached token is replaced.
 const sessionMargin = 5 * time.Minute
 
-func (o *OCI) sessionPath() string {
-	if o.env.Cache == "" {
-		return ""
-	}
-	return filepath.Join(o.env.Cache, "floatip-oci.session")
-}
+// sessionName is the session's file in the boot cache.
+const sessionName = "oci.session"
 
 // cachedSession returns a provider for a cached token that is still good.
 func (o *OCI) cachedSession() common.ConfigurationProvider {
-	p := o.sessionPath()
-	if p == "" {
-		return nil
-	}
-	fi, err := os.Stat(p)
-	if err != nil || fi.Mode().Perm()&0o077 != 0 {
-		return nil
-	}
-	b, err := os.ReadFile(p)
 	var s session
-	if err != nil || json.Unmarshal(b, &s) != nil || time.Until(time.Unix(s.Expires, 0)) < sessionMargin {
+	if !provider.BootCache(o.env.Cache).Load(sessionName, &s) || time.Until(time.Unix(s.Expires, 0)) < sessionMargin {
 		return nil
 	}
 	key, err := x509.ParsePKCS1PrivateKey(s.Key)
@@ -79,10 +66,6 @@ func (o *OCI) cachedSession() common.ConfigurationProvider {
 
 // saveSession keeps the token the SDK obtained for the next actions.
 func (o *OCI) saveSession(cp common.ConfigurationProvider) {
-	p := o.sessionPath()
-	if p == "" {
-		return
-	}
 	keyID, err1 := cp.KeyID()
 	key, err2 := cp.PrivateRSAKey()
 	region, err3 := cp.Region()
@@ -95,19 +78,12 @@ func (o *OCI) saveSession(cp common.ConfigurationProvider) {
 	if exp.IsZero() {
 		return
 	}
-	b, _ := json.Marshal(session{Token: token, Key: x509.MarshalPKCS1PrivateKey(key), Region: region, Tenancy: tenancy, Expires: exp.Unix()})
-	tmp := p + ".tmp"
-	if os.WriteFile(tmp, b, 0o600) == nil {
-		os.Rename(tmp, p)
-	}
+	provider.BootCache(o.env.Cache).Store(o.env.Log, sessionName,
+		session{Token: token, Key: x509.MarshalPKCS1PrivateKey(key), Region: region, Tenancy: tenancy, Expires: exp.Unix()})
 }
 
 // dropSession forgets the cached token (the service refused it).
-func (o *OCI) dropSession() {
-	if p := o.sessionPath(); p != "" {
-		os.Remove(p)
-	}
-}
+func (o *OCI) dropSession() { provider.BootCache(o.env.Cache).Drop(sessionName) }
 
 // tokenExpiry reads exp from a JWT's payload (the signature is the token
 // service's business).
