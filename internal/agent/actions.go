@@ -2,10 +2,10 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 	"time"
 
 	"github.com/cloudvip/floatip/internal/netvip"
@@ -225,7 +225,10 @@ func (a *Agent) monitor(ctx context.Context) error {
 // one that says the address does not exist (7).
 func (a *Agent) cloudCheck(ctx context.Context, j *job) error {
 	if b, at, err := a.State.Get(j.id(), checkRecord); err == nil && time.Since(at) < j.checkEvery {
-		return verdict(j, strings.TrimSpace(string(b)), true)
+		var h provider.Holder
+		if json.Unmarshal(b, &h) == nil {
+			return verdict(j, h, true)
+		}
 	}
 	ctx, cancel := a.bounded(ctx)
 	defer cancel()
@@ -237,20 +240,21 @@ func (a *Agent) cloudCheck(ctx context.Context, j *job) error {
 		a.Log.Warnf("cloud check failed, keeping the resource running: %v", err)
 		return nil
 	}
-	answer := h.String()
-	if err := a.State.Put(j.id(), checkRecord, []byte(answer+"\n")); err != nil {
-		a.Log.Warnf("%v", err)
+	if b, err := json.Marshal(h); err == nil {
+		if err := a.State.Put(j.id(), checkRecord, b); err != nil {
+			a.Log.Warnf("%v", err)
+		}
 	}
-	return verdict(j, answer, false)
+	return verdict(j, h, false)
 }
 
-func verdict(j *job, answer string, cached bool) error {
-	if answer == (provider.Holder{Where: provider.Here}).String() {
+func verdict(j *job, h provider.Holder, cached bool) error {
+	if h.Where == provider.Here {
 		return nil
 	}
 	from := ""
 	if cached {
 		from = " (cached answer)"
 	}
-	return ocf.Errorf(ocf.NotRunning, "%s: the cloud says %s%s", j.IP, answer, from)
+	return ocf.Errorf(ocf.NotRunning, "%s: the cloud says %s%s", j.IP, h, from)
 }

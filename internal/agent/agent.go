@@ -12,7 +12,7 @@ import (
 
 	"github.com/cloudvip/floatip/internal/param"
 	"github.com/cloudvip/floatip/internal/provider"
-	_ "github.com/cloudvip/floatip/internal/provider/all" // register providers
+	"github.com/cloudvip/floatip/internal/provider/all"
 	"github.com/cloudvip/floatip/internal/runstate"
 	"github.com/cloudvip/floatip/ocf"
 )
@@ -117,7 +117,7 @@ type job struct {
 }
 
 // isCloud is true for providers with a cloud side (not "none").
-func (j *job) isCloud() bool { return j.Provider != "none" }
+func (j *job) isCloud() bool { return j.spec.Cloud }
 
 // id names the address in the state directory.
 func (j *job) id() string { return j.IP.String() }
@@ -133,7 +133,7 @@ func (a *Agent) parse() (*job, error) {
 		return nil, ocf.WithStatus(ocf.ErrConfigured, err)
 	}
 	j := &job{Config: c, checkEvery: 60 * time.Second}
-	j.spec, _ = provider.Lookup(c.Provider)
+	j.spec, _ = all.Providers.Lookup(c.Provider)
 	j.local = j.spec.Local(c.IP)
 	if v, ok := a.Env.Param("cloud_check_interval"); ok && v != "" {
 		n, err := param.ParseInt("cloud_check_interval", v, 0, 86400)
@@ -153,7 +153,7 @@ func (a *Agent) parse() (*job, error) {
 // validate-all say it: a monitor every few seconds would merge every
 // provider's table and repeat the same line in the log each time.
 func (a *Agent) warnUnused(j *job) {
-	for _, p := range provider.Params() {
+	for _, p := range all.Providers.Params() {
 		if v, ok := a.Env.Param(p.Name); ok && v != "" && !contains(p.Providers, j.Provider) {
 			a.Log.Warnf("%s is not used by provider %s; ignored", p.Name, j.Provider)
 		}

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/cloudvip/floatip/internal/param"
-	"github.com/cloudvip/floatip/internal/provider"
+	"github.com/cloudvip/floatip/internal/provider/all"
 )
 
 // Config is the validated, typed form of the resource parameters.
@@ -95,13 +95,13 @@ var core = []coreParam{
 }
 
 // Specs is the parameter table in meta-data order: the core parameters,
-// then the providers' (see provider.Params).
+// then the providers' (see all.Providers.Params).
 func Specs() []param.Spec {
 	out := make([]param.Spec, 0, len(core))
 	for _, p := range core {
 		out = append(out, p.Spec)
 	}
-	return append(out, provider.Params()...)
+	return append(out, all.Providers.Params()...)
 }
 
 func perr(format string, args ...any) error { return param.Errorf(format, args...) }
@@ -290,8 +290,8 @@ func setPreferredLft(c *Config, v string) error {
 }
 
 func setProvider(c *Config, v string) error {
-	if _, ok := provider.Lookup(v); !ok {
-		return perr("provider=%s is unknown; use one of: %s", v, strings.Join(provider.Names(), ", "))
+	if _, ok := all.Providers.Lookup(v); !ok {
+		return perr("provider=%s is unknown; use one of: %s", v, strings.Join(all.Providers.Names(), ", "))
 	}
 	c.Provider = v
 	return nil

@@ -14,10 +14,11 @@ func (none) Check(context.Context, netip.Addr) (Holder, error) {
 }
 func (none) Validate(context.Context, netip.Addr) error { return nil }
 
-func init() {
-	Register(&Spec{
-		Name:  "none",
-		Local: func(netip.Addr) Local { return Local{Bind: true} },
-		Open:  func(func(string) (string, bool), Env) (Provider, error) { return none{}, nil },
-	})
+// None is the plain-LAN provider.
+var None = &Spec{
+	Name:  "none",
+	Local: func(netip.Addr) Local { return Local{Bind: true} },
+	Open:  func(func(string) (string, bool), Env) (Provider, error) { return none{}, nil },
 }
+
+var _ Provider = none{}

@@ -23,10 +23,11 @@ const (
 	Nobody                 // no instance
 )
 
-// Holder is the answer of Check.
+// Holder is the answer of Check (kept as JSON for the cached depth-10
+// check).
 type Holder struct {
-	Where Where
-	Other string // "droplet 42" when Where is Elsewhere
+	Where Where  `json:"where"`
+	Other string `json:"other,omitempty"` // "droplet 42" when Where is Elsewhere
 }
 
 func (h Holder) String() string {
@@ -87,6 +88,9 @@ type Env struct {
 // Spec describes a provider statically.
 type Spec struct {
 	Name string
+	// Cloud is false for the plain-LAN provider: nothing to claim, no
+	// claim record, no cloud check.
+	Cloud bool
 	// Params are the provider's own parameters, including shared ones
 	// (api_url, ...) with their per-provider defaults.
 	Params []param.Spec
@@ -97,40 +101,40 @@ type Spec struct {
 	Open func(get func(name string) (string, bool), env Env) (Provider, error)
 }
 
-var registry = map[string]*Spec{}
-
-// Register adds a provider; providers call it from init.
-func Register(s *Spec) {
-	if _, dup := registry[s.Name]; dup {
-		panic(fmt.Sprintf("provider %s registered twice", s.Name))
-	}
-	registry[s.Name] = s
-}
+// Set is the providers a build supports (internal/provider/all lists
+// them): no registry filled by init functions, so what is linked in is
+// what the list names.
+type Set []*Spec
 
 // Lookup returns the provider called name.
-func Lookup(name string) (*Spec, bool) {
-	s, ok := registry[name]
-	return s, ok
+func (s Set) Lookup(name string) (*Spec, bool) {
+	for _, p := range s {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return nil, false
 }
 
-// Names lists the registered providers, sorted.
-func Names() []string {
-	out := make([]string, 0, len(registry))
-	for n := range registry {
-		out = append(out, n)
+// Names lists the providers, sorted.
+func (s Set) Names() []string {
+	out := make([]string, 0, len(s))
+	for _, p := range s {
+		out = append(out, p.Name)
 	}
 	sort.Strings(out)
 	return out
 }
 
 // Params merges every provider's parameters into one list, in provider
-// order: a parameter several providers share appears once, with all their
-// names and per-provider defaults.
-func Params() []param.Spec {
+// name order: a parameter several providers share appears once, with all
+// their names and per-provider defaults.
+func (s Set) Params() []param.Spec {
 	var out []param.Spec
 	index := map[string]int{}
-	for _, n := range Names() {
-		for _, p := range registry[n].Params {
+	for _, n := range s.Names() {
+		spec, _ := s.Lookup(n)
+		for _, p := range spec.Params {
 			i, seen := index[p.Name]
 			if !seen {
 				p.Providers = []string{n}
@@ -157,12 +161,42 @@ func Params() []param.Spec {
 	return out
 }
 
-// Lookup helpers for provider parameter parsing.
+// Values reads one provider's parameters: the value set, else the default
+// the provider's table gives, so no default is typed twice.
+type Values struct {
+	provider string
+	specs    []param.Spec
+	get      func(string) (string, bool)
+}
 
-// String returns the parameter or def when unset or empty.
-func String(get func(string) (string, bool), name, def string) string {
-	if v, ok := get(name); ok && v != "" {
-		return v
+// NewValues reads the parameters params of provider name from get.
+func NewValues(name string, params []param.Spec, get func(string) (string, bool)) Values {
+	return Values{provider: name, specs: params, get: get}
+}
+
+// Default is the table's default of parameter name for this provider.
+func (v Values) Default(name string) string {
+	for _, p := range v.specs {
+		if p.Name == name {
+			if d, ok := p.ProviderDefaults[v.provider]; ok {
+				return d
+			}
+			return p.Default
+		}
 	}
-	return def
+	panic(fmt.Sprintf("provider %s has no parameter %s", v.provider, name))
+}
+
+// String is parameter name's value, or its default when unset or empty.
+func (v Values) String(name string) string {
+	if s, ok := v.get(name); ok && s != "" {
+		return s
+	}
+	return v.Default(name)
+}
+
+// Set reports whether parameter name has a non-empty value.
+func (v Values) Set(name string) bool {
+	s, ok := v.get(name)
+	return ok && s != ""
 }

@@ -57,11 +57,14 @@ func TestRetry(t *testing.T) {
 }
 
 func TestParamsMerge(t *testing.T) {
-	defer func(r map[string]*Spec) { registry = r }(registry)
-	registry = map[string]*Spec{}
-	Register(&Spec{Name: "b", Params: []param.Spec{APIURL("b", "https://b.example"), TokenFile("b")}})
-	Register(&Spec{Name: "a", Params: []param.Spec{APIURL("a", "https://a.example"), {Name: "only_a", Type: "string"}}})
-	got := Params()
+	set := Set{
+		{Name: "b", Params: []param.Spec{APIURL("b", "https://b.example"), TokenFile("b")}},
+		{Name: "a", Params: []param.Spec{APIURL("a", "https://a.example"), {Name: "only_a", Type: "string"}}},
+	}
+	if s, ok := set.Lookup("a"); !ok || s.Name != "a" || strings.Join(set.Names(), ",") != "a,b" {
+		t.Fatalf("lookup %v %v, names %v", s, ok, set.Names())
+	}
+	got := set.Params()
 	if len(got) != 3 || got[0].Name != "api_url" || strings.Join(got[0].Providers, ",") != "a,b" {
 		t.Fatalf("merge: %+v", got)
 	}
@@ -98,5 +101,18 @@ func TestCheckEndpoint(t *testing.T) {
 	}
 	if err := CheckEndpoint("api_url", "http://127.0.0.1:9", "https://real"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Values gives a parameter's value, else the default the provider's own
+// table gives: per-provider defaults first, then the plain one.
+func TestValues(t *testing.T) {
+	params := []param.Spec{APIURL("a", "https://a.example"), {Name: "mode", Type: "string", Default: "share"}, {Name: "id", Type: "integer"}}
+	v := NewValues("a", params, func(n string) (string, bool) { return map[string]string{"id": "7", "mode": ""}[n], n != "api_url" })
+	if v.String("api_url") != "https://a.example" || v.String("mode") != "share" || v.String("id") != "7" {
+		t.Fatalf("%q %q %q", v.String("api_url"), v.String("mode"), v.String("id"))
+	}
+	if v.Set("mode") || !v.Set("id") || v.Default("api_url") != "https://a.example" {
+		t.Fatal("Set or Default")
 	}
 }

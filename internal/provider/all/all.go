@@ -1,8 +1,12 @@
-// Package all registers every provider this build supports.
+// Package all lists the providers this build supports.
 package all
 
 import (
-	_ "github.com/cloudvip/floatip/internal/provider/digitalocean"
-	_ "github.com/cloudvip/floatip/internal/provider/linode"
-	_ "github.com/cloudvip/floatip/internal/provider/oci"
+	"github.com/cloudvip/floatip/internal/provider"
+	"github.com/cloudvip/floatip/internal/provider/digitalocean"
+	"github.com/cloudvip/floatip/internal/provider/linode"
+	"github.com/cloudvip/floatip/internal/provider/oci"
 )
+
+// Providers is every provider, plain LAN included.
+var Providers = provider.Set{provider.None, digitalocean.Spec, linode.Spec, oci.Spec}

@@ -33,27 +33,32 @@ const (
 	DefaultMetadata = "http://169.254.169.254"
 )
 
-func init() {
-	provider.Register(&provider.Spec{
-		Name: Name,
-		Params: []param.Spec{
-			provider.APIURL(Name, DefaultAPI),
-			provider.MetadataURL(Name, DefaultMetadata),
-			provider.TokenFile(Name),
-			{Name: "droplet_id", Type: "integer",
-				Short: "This droplet's id",
-				Long:  "This droplet's id. Default: asked from the metadata service (/metadata/v1/id) once per boot."},
-			provider.CloudCheckInterval,
-		},
-		Local: func(ip netip.Addr) provider.Local {
-			if ip.Is4() {
-				return provider.Local{} // routed to the anchor IP
-			}
-			return provider.Local{Bind: true, NIC: "lo", Prefix: 128}
-		},
-		Open: open,
-	})
+// Params are the provider's parameters.
+var Params = []param.Spec{
+	provider.APIURL(Name, DefaultAPI),
+	provider.MetadataURL(Name, DefaultMetadata),
+	provider.TokenFile(Name),
+	{Name: "droplet_id", Type: "integer",
+		Short: "This droplet's id",
+		Long:  "This droplet's id. Default: asked from the metadata service (/metadata/v1/id) once per boot."},
+	provider.CloudCheckInterval,
 }
+
+// Spec describes the provider.
+var Spec = &provider.Spec{
+	Name:   Name,
+	Cloud:  true,
+	Params: Params,
+	Local: func(ip netip.Addr) provider.Local {
+		if ip.Is4() {
+			return provider.Local{} // routed to the anchor IP
+		}
+		return provider.Local{Bind: true, NIC: "lo", Prefix: 128}
+	},
+	Open: open,
+}
+
+var _ provider.Provider = (*DO)(nil)
 
 // DO is the provider.
 type DO struct {
@@ -65,24 +70,25 @@ type DO struct {
 }
 
 func open(get func(string) (string, bool), env provider.Env) (provider.Provider, error) {
-	d := &DO{env: env, TokenFile: provider.String(get, "token_file", provider.DefaultTokenFile(Name))}
+	v := provider.NewValues(Name, Params, get)
+	d := &DO{env: env, TokenFile: v.String("token_file")}
 	var err error
-	if d.API, err = param.ParseOrigin("api_url", provider.String(get, "api_url", DefaultAPI)); err != nil {
+	if d.API, err = param.ParseOrigin("api_url", v.String("api_url")); err != nil {
 		return nil, err
 	}
-	if d.Metadata, err = param.ParseOrigin("metadata_url", provider.String(get, "metadata_url", DefaultMetadata)); err != nil {
+	if d.Metadata, err = param.ParseOrigin("metadata_url", v.String("metadata_url")); err != nil {
 		return nil, err
 	}
-	if v, ok := get("droplet_id"); ok && v != "" {
-		if d.DropletID, err = param.ParseInt("droplet_id", v, 1, 1<<31-1); err != nil {
+	if v.Set("droplet_id") {
+		if d.DropletID, err = param.ParseInt("droplet_id", v.String("droplet_id"), 1, 1<<31-1); err != nil {
 			return nil, err
 		}
 	}
-	if err := provider.CheckEndpoint("api_url", d.API, DefaultAPI); err != nil {
+	if err := provider.CheckEndpoint("api_url", d.API, v.Default("api_url")); err != nil {
 		return nil, err
 	}
 	if d.DropletID == 0 {
-		if err := provider.CheckEndpoint("metadata_url", d.Metadata, DefaultMetadata); err != nil {
+		if err := provider.CheckEndpoint("metadata_url", d.Metadata, v.Default("metadata_url")); err != nil {
 			return nil, err
 		}
 	}

@@ -64,7 +64,7 @@ func openDO(t *testing.T, url string, l *logs, extra map[string]string) provider
 	for k, v := range extra {
 		params[k] = v
 	}
-	spec, _ := provider.Lookup(Name)
+	spec := Spec
 	p, err := spec.Open(providertest.Get(params), provider.Env{Log: l, Cache: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +285,7 @@ func TestValidate(t *testing.T) {
 func TestDropletIDCachedPerBoot(t *testing.T) {
 	f, url, l := world(t)
 	cache := t.TempDir()
-	spec, _ := provider.Lookup(Name)
+	spec := Spec
 	params := map[string]string{"api_url": url, "metadata_url": url, "token_file": tokenFile(t, token, 0o600)}
 	for i := 0; i < 3; i++ {
 		p, _ := spec.Open(providertest.Get(params), provider.Env{Log: l, Cache: cache})
@@ -299,7 +299,7 @@ func TestDropletIDCachedPerBoot(t *testing.T) {
 }
 
 func TestParams(t *testing.T) {
-	spec, _ := provider.Lookup(Name)
+	spec := Spec
 	for _, tc := range []struct {
 		params map[string]string
 		want   string

@@ -35,26 +35,30 @@ const (
 	DefaultMetadata = "http://169.254.169.254"
 )
 
-func init() { provider.Register(Spec) }
+// Params are the provider's parameters.
+var Params = []param.Spec{
+	provider.APIURL(Name, DefaultAPI),
+	provider.MetadataURL(Name, DefaultMetadata),
+	provider.TokenFile(Name),
+	{Name: "linode_id", Type: "integer",
+		Short: "This Linode's id",
+		Long:  "This Linode's id. Default: from the metadata service (/v1/instance), once per boot."},
+	{Name: "linode_mode", Type: "string", Default: "share",
+		Short: "share or assign",
+		Long:  "share: keep the address in this Linode's shared set and bind it (ARP data centers; with nic=lo and cidr_netmask=32 for BGP data centers, where a BGP speaker announces what is on lo). assign: move the address to this Linode (slow: Linode says up to a minute or two)."},
+	provider.CloudCheckInterval,
+}
 
 // Spec describes the provider.
 var Spec = &provider.Spec{
-	Name: Name,
-	Params: []param.Spec{
-		provider.APIURL(Name, DefaultAPI),
-		provider.MetadataURL(Name, DefaultMetadata),
-		provider.TokenFile(Name),
-		{Name: "linode_id", Type: "integer",
-			Short: "This Linode's id",
-			Long:  "This Linode's id. Default: from the metadata service (/v1/instance), once per boot."},
-		{Name: "linode_mode", Type: "string", Default: "share",
-			Short: "share or assign",
-			Long:  "share: keep the address in this Linode's shared set and bind it (ARP data centers; with nic=lo and cidr_netmask=32 for BGP data centers, where a BGP speaker announces what is on lo). assign: move the address to this Linode (slow: Linode says up to a minute or two)."},
-		provider.CloudCheckInterval,
-	},
-	Local: func(netip.Addr) provider.Local { return provider.Local{Bind: true} },
-	Open:  open,
+	Name:   Name,
+	Cloud:  true,
+	Params: Params,
+	Local:  func(netip.Addr) provider.Local { return provider.Local{Bind: true} },
+	Open:   open,
 }
+
+var _ provider.Provider = (*Linode)(nil)
 
 // Linode is the provider.
 type Linode struct {
@@ -66,31 +70,31 @@ type Linode struct {
 }
 
 func open(get func(string) (string, bool), env provider.Env) (provider.Provider, error) {
-	l := &Linode{env: env, TokenFile: provider.String(get, "token_file", provider.DefaultTokenFile(Name)),
-		Mode: provider.String(get, "linode_mode", "share")}
+	v := provider.NewValues(Name, Params, get)
+	l := &Linode{env: env, TokenFile: v.String("token_file"), Mode: v.String("linode_mode")}
 	var err error
-	if l.API, err = param.ParseOrigin("api_url", provider.String(get, "api_url", DefaultAPI)); err != nil {
+	if l.API, err = param.ParseOrigin("api_url", v.String("api_url")); err != nil {
 		return nil, err
 	}
-	if l.Metadata, err = param.ParseOrigin("metadata_url", provider.String(get, "metadata_url", DefaultMetadata)); err != nil {
+	if l.Metadata, err = param.ParseOrigin("metadata_url", v.String("metadata_url")); err != nil {
 		return nil, err
 	}
 	if l.Mode != "share" && l.Mode != "assign" {
 		return nil, param.Errorf("linode_mode=%s is unknown; use share or assign", l.Mode)
 	}
-	if v, ok := get("linode_id"); ok && v != "" {
-		if l.ID, err = param.ParseInt("linode_id", v, 1, 1<<31-1); err != nil {
+	if v.Set("linode_id") {
+		if l.ID, err = param.ParseInt("linode_id", v.String("linode_id"), 1, 1<<31-1); err != nil {
 			return nil, err
 		}
 	}
 	if !filepath.IsAbs(l.TokenFile) {
 		return nil, param.Errorf("token_file=%s is not an absolute path", l.TokenFile)
 	}
-	if err := provider.CheckEndpoint("api_url", l.API, DefaultAPI); err != nil {
+	if err := provider.CheckEndpoint("api_url", l.API, v.Default("api_url")); err != nil {
 		return nil, err
 	}
 	if l.ID == 0 || l.Mode == "assign" {
-		if err := provider.CheckEndpoint("metadata_url", l.Metadata, DefaultMetadata); err != nil {
+		if err := provider.CheckEndpoint("metadata_url", l.Metadata, v.Default("metadata_url")); err != nil {
 			return nil, err
 		}
 	}

@@ -35,8 +35,6 @@ const (
 	DefaultConfig   = "/root/.oci/config"
 )
 
-func init() { provider.Register(Spec) }
-
 // Params are the provider's parameters.
 var Params = []param.Spec{
 	{Name: "oci_auth", Type: "string", Default: "instance_principal",
@@ -61,10 +59,16 @@ var Params = []param.Spec{
 // Spec describes the provider.
 var Spec = &provider.Spec{
 	Name:   Name,
+	Cloud:  true,
 	Params: Params,
 	Local:  func(netip.Addr) provider.Local { return provider.Local{Bind: true} },
 	Open:   open,
 }
+
+var (
+	_ provider.Provider    = (*OCI)(nil)
+	_ provider.LocalFinder = (*OCI)(nil)
+)
 
 // OCI is the provider.
 type OCI struct {
@@ -80,12 +84,9 @@ type OCI struct {
 }
 
 func open(get func(string) (string, bool), env provider.Env) (provider.Provider, error) {
-	o := &OCI{env: env,
-		Auth:    provider.String(get, "oci_auth", "instance_principal"),
-		Config:  provider.String(get, "oci_config", DefaultConfig),
-		Profile: provider.String(get, "oci_profile", "DEFAULT"),
-		VnicID:  provider.String(get, "vnic_id", ""),
-	}
+	v := provider.NewValues(Name, Params, get)
+	o := &OCI{env: env, Auth: v.String("oci_auth"), Config: v.String("oci_config"),
+		Profile: v.String("oci_profile"), VnicID: v.String("vnic_id")}
 	if o.Auth != "instance_principal" && o.Auth != "config_file" {
 		return nil, param.Errorf("oci_auth=%s is unknown; use instance_principal or config_file", o.Auth)
 	}
@@ -93,20 +94,22 @@ func open(get func(string) (string, bool), env provider.Env) (provider.Provider,
 		return nil, param.Errorf("vnic_id=%s is not a VNIC OCID (ocid1.vnic....)", o.VnicID)
 	}
 	var err error
-	if v := provider.String(get, "api_url", ""); v != "" {
-		if o.API, err = param.ParseOrigin("api_url", v); err != nil {
+	// The API and token service defaults depend on the region: unset, the
+	// SDK finds them.
+	if v.Set("api_url") {
+		if o.API, err = param.ParseOrigin("api_url", v.String("api_url")); err != nil {
 			return nil, err
 		}
 	}
-	if v := provider.String(get, "auth_url", ""); v != "" {
-		if o.AuthURL, err = param.ParseOrigin("auth_url", v); err != nil {
+	if v.Set("auth_url") {
+		if o.AuthURL, err = param.ParseOrigin("auth_url", v.String("auth_url")); err != nil {
 			return nil, err
 		}
 	}
-	if o.Metadata, err = param.ParseOrigin("metadata_url", provider.String(get, "metadata_url", DefaultMetadata)); err != nil {
+	if o.Metadata, err = param.ParseOrigin("metadata_url", v.String("metadata_url")); err != nil {
 		return nil, err
 	}
-	if err := provider.CheckEndpoint("metadata_url", o.Metadata, DefaultMetadata); err != nil {
+	if err := provider.CheckEndpoint("metadata_url", o.Metadata, v.Default("metadata_url")); err != nil {
 		return nil, err
 	}
 	if os.Getenv(provider.ForbidRealEndpoints) != "" && (o.API == "" || (o.Auth == "instance_principal" && o.AuthURL == "")) {
