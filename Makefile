@@ -40,9 +40,9 @@ test: deps install
 	test -z "$$(gofmt -l cmd internal ocf)" || { gofmt -l cmd internal ocf; exit 1; }
 	$(GO) test -p 1 -count=1 ./...
 
-# Unit tests only: no root, no namespaces.
+# Every test that needs no root (no namespaces, no Pacemaker): under a minute.
 unit:
-	$(GO) test -count=1 ./ocf/... ./internal/param/... ./internal/announce/... ./internal/agent/...
+	$(GO) test -count=1 ./ocf/... ./internal/param/... ./internal/announce/... ./internal/agent/... ./internal/provider/... ./internal/fakecloud/... ./internal/runstate/...
 
 # floatip against ocf:heartbeat:IPaddr2 in one namespace (root). Never in CI.
 bench: deps build

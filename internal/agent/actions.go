@@ -32,10 +32,10 @@ func (a *Agent) validate(ctx context.Context) error {
 	ctx, cancel := a.bounded(ctx)
 	defer cancel()
 	if j.local.Bind {
-		if !hasNetAdmin() {
+		if !a.netAdmin() {
 			return ocf.Errorf(ocf.ErrInstalled, "floatip needs root (CAP_NET_ADMIN) to bind addresses")
 		}
-		h, err := openNet()
+		h, err := a.openNet()
 		if err != nil {
 			return err
 		}
@@ -60,9 +60,9 @@ func (a *Agent) start(ctx context.Context) error {
 	}
 	a.warnUnused(j)
 	var t target
-	var h *netvip.Handle
+	var h Net
 	if j.local.Bind {
-		if h, err = openNet(); err != nil {
+		if h, err = a.openNet(); err != nil {
 			return err
 		}
 		defer h.Close()
@@ -130,7 +130,7 @@ func (a *Agent) stop(ctx context.Context) error {
 		a.Log.Warnf("%v", err)
 	}
 	if j.local.Bind {
-		h, err := openNet()
+		h, err := a.openNet()
 		if err != nil {
 			return err
 		}
@@ -163,7 +163,7 @@ func (a *Agent) holdsAnything(j *job) bool {
 	if !j.local.Bind {
 		return false
 	}
-	h, err := openNet()
+	h, err := a.openNet()
 	if err != nil {
 		return true
 	}
@@ -194,7 +194,7 @@ func (a *Agent) monitor(ctx context.Context) error {
 	}
 	var refresh *netvip.Addr
 	if j.local.Bind {
-		h, err := openNet()
+		h, err := a.openNet()
 		if err != nil {
 			return err
 		}

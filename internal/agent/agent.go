@@ -35,6 +35,10 @@ type Agent struct {
 	State runstate.Dir
 	// Self is the executable started as the background announcer.
 	Self string
+	// OpenNet opens the node's network and NetAdmin says whether this
+	// process may change it; nil: rtnetlink and the CAP_NET_ADMIN check.
+	OpenNet  func() (Net, error)
+	NetAdmin func() bool
 	// Deadline bounds every action that may wait (see ocf.Env.Deadline).
 	// A depth-0 monitor takes no timer at all: a pending timer wakes Go's
 	// netpoller, a measurable cost on a path that runs every few seconds.

@@ -14,6 +14,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Net is the node's network as the agent uses it; *netvip.Handle is the
+// real one (rtnetlink), tests give a fake.
+type Net interface {
+	LinkByName(name string) (netvip.Link, error)
+	LinkByMAC(mac net.HardwareAddr) (netvip.Link, error)
+	OnLinkRoute(ip netip.Addr, nic string) (netvip.Link, int, error)
+	Find(ip netip.Addr, link *netvip.Link) (*netvip.Addr, error)
+	Add(s netvip.Spec) error
+	Del(a *netvip.Addr) error
+	SetUp(l netvip.Link) error
+	WaitDAD(ctx context.Context, ip netip.Addr, link netvip.Link) (*netvip.Addr, error)
+	Close()
+}
+
+var _ Net = (*netvip.Handle)(nil)
+
 // hasNetAdmin reports whether this process may change addresses.
 func hasNetAdmin() bool {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
@@ -24,6 +40,71 @@ func hasNetAdmin() bool {
 	return data[0].Effective&(1<<unix.CAP_NET_ADMIN) != 0
 }
 
+// openNet opens the node's network; failing to is a missing local
+// prerequisite.
+func (a *Agent) openNet() (Net, error) {
+	if a.OpenNet != nil {
+		return a.OpenNet()
+	}
+	h, err := netvip.Open()
+	if err != nil {
+		return nil, ocf.WithStatus(ocf.ErrInstalled, err)
+	}
+	return h, nil
+}
+
+// netAdmin reports whether this process may change addresses.
+func (a *Agent) netAdmin() bool {
+	if a.NetAdmin != nil {
+		return a.NetAdmin()
+	}
+	return hasNetAdmin()
+}
+
+// placement is where the address goes, decided from the parameters alone:
+// an interface by name or by MAC ("" and nil: the interface of the on-link
+// route containing the address) and a prefix (0: that route's).
+type placement struct {
+	nic    string
+	mac    net.HardwareAddr
+	prefix int
+}
+
+// needsFinder reports whether the provider's own lookup (OCI: the VNIC's
+// MAC and subnet from the metadata service) could still add to what the
+// parameters and the provider's defaults give.
+func needsFinder(c *Config, def provider.Local) bool {
+	return (c.NIC == "" && def.NIC == "") || (!c.PrefixSet && def.Prefix == 0)
+}
+
+// place decides interface and prefix: the parameters first, then the
+// provider's defaults (DigitalOcean IPv6: lo, /128), then what the
+// provider found (foundMAC, foundPrefix: "" and 0 when it found nothing).
+// It looks nothing up.
+func place(c *Config, def provider.Local, foundMAC string, foundPrefix int) (placement, error) {
+	p := placement{nic: c.NIC, prefix: c.Prefix}
+	if !c.PrefixSet {
+		p.prefix = 0
+	}
+	if p.nic == "" {
+		p.nic = def.NIC
+	}
+	if p.prefix == 0 {
+		p.prefix = def.Prefix
+	}
+	if p.nic == "" && foundMAC != "" {
+		hw, err := net.ParseMAC(foundMAC)
+		if err != nil {
+			return p, ocf.Errorf(ocf.ErrGeneric, "the metadata service gave MAC %q: %v", foundMAC, err)
+		}
+		p.mac = hw
+	}
+	if p.prefix == 0 {
+		p.prefix = foundPrefix
+	}
+	return p, nil
+}
+
 // target is where the address goes on this node.
 type target struct {
 	link   netvip.Link
@@ -31,85 +112,81 @@ type target struct {
 	label  string
 }
 
-// resolve finds the interface and prefix for c on this node. Missing local
-// prerequisites are ERR_INSTALLED; a label that does not fit the derived
-// interface name is ERR_CONFIGURED.
-func resolve(ctx context.Context, h *netvip.Handle, j *job) (target, error) {
-	var t target
-	// The provider's defaults (DigitalOcean IPv6: lo, /128; OCI: the VNIC's
-	// interface and subnet from the metadata service) unless the
-	// parameters say otherwise.
-	c := *j.Config
-	if c.NIC == "" {
-		c.NIC = j.local.NIC
+// resolve finds the interface and prefix for j on this node: place, then
+// the lookups it leaves. Missing local prerequisites are ERR_INSTALLED; a
+// label that does not fit the interface name, or a prefix wider than the
+// on-link route, is ERR_CONFIGURED.
+func resolve(ctx context.Context, h Net, j *job) (target, error) {
+	var mac string
+	var found int
+	if f, ok := j.cloud.(provider.LocalFinder); ok && needsFinder(j.Config, j.local) {
+		var err error
+		if mac, found, err = f.Target(ctx, j.IP); err != nil {
+			return target{}, err
+		}
 	}
-	if !c.PrefixSet && j.local.Prefix > 0 {
-		c.Prefix, c.PrefixSet = j.local.Prefix, true
+	p, err := place(j.Config, j.local, mac, found)
+	if err != nil {
+		return target{}, err
 	}
-	if f, ok := j.cloud.(provider.LocalFinder); ok && (c.NIC == "" || !c.PrefixSet) {
-		mac, prefix, err := f.Target(ctx, c.IP)
+	t, err := locate(h, j.IP, p)
+	if err != nil {
+		return t, err
+	}
+	if j.Label != "" {
+		t.label = t.link.Name + ":" + j.Label
+		if len(t.label) > ifNameMax {
+			return t, ocf.Errorf(ocf.ErrConfigured, "iflabel=%s makes the label %s longer than the kernel's %d characters; shorten iflabel", j.Label, t.label, ifNameMax)
+		}
+	}
+	return t, nil
+}
+
+// locate looks p up on this node.
+func locate(h Net, ip netip.Addr, p placement) (target, error) {
+	t := target{prefix: p.prefix}
+	var err error
+	switch {
+	case p.mac != nil:
+		if t.link, err = h.LinkByMAC(p.mac); err != nil {
+			return t, ocf.Errorf(ocf.ErrInstalled, "no interface of this node has MAC %s (the VNIC for %s); set nic", p.mac, ip)
+		}
+	case p.nic != "":
+		t.link, err = h.LinkByName(p.nic)
+		if errors.Is(err, netvip.ErrNoLink) {
+			return t, ocf.Errorf(ocf.ErrInstalled, "nic=%s does not exist on this node; set nic to an existing interface", p.nic)
+		}
 		if err != nil {
 			return t, err
 		}
-		if c.NIC == "" && mac != "" {
-			hw, err := net.ParseMAC(mac)
-			if err != nil {
-				return t, ocf.Errorf(ocf.ErrGeneric, "the metadata service gave MAC %q: %v", mac, err)
-			}
-			l, err := h.LinkByMAC(hw)
-			if err != nil {
-				return t, ocf.Errorf(ocf.ErrInstalled, "no interface of this node has MAC %s (the VNIC for %s); set nic", mac, c.IP)
-			}
-			c.NIC = l.Name
-		}
-		if !c.PrefixSet && prefix > 0 {
-			c.Prefix, c.PrefixSet = prefix, true
-		}
-	}
-	if c.NIC != "" {
-		l, err := h.LinkByName(c.NIC)
-		if errors.Is(err, netvip.ErrNoLink) {
-			return t, ocf.Errorf(ocf.ErrInstalled, "nic=%s does not exist on this node; set nic to an existing interface", c.NIC)
+	default:
+		l, routed, err := h.OnLinkRoute(ip, "")
+		if errors.Is(err, netvip.ErrNoRoute) {
+			return t, ocf.Errorf(ocf.ErrInstalled, "%s is outside every on-link subnet of this node; set nic and cidr_netmask", ip)
 		}
 		if err != nil {
 			return t, err
 		}
 		t.link = l
-		if c.PrefixSet {
-			t.prefix = c.Prefix
-		} else {
-			_, p, err := h.OnLinkRoute(c.IP, c.NIC)
-			if errors.Is(err, netvip.ErrNoRoute) {
-				return t, ocf.Errorf(ocf.ErrInstalled, "no on-link route on %s contains %s; set cidr_netmask", c.NIC, c.IP)
-			}
-			if err != nil {
-				return t, err
-			}
-			t.prefix = p
+		if p.prefix != 0 && p.prefix < routed {
+			// As IPaddr2: a wider prefix would add a route over the subnet's.
+			return t, ocf.Errorf(ocf.ErrConfigured, "cidr_netmask=%d: /%d is wider than the on-link route %s on %s that contains %s; use cidr_netmask=%d or more, or set nic",
+				p.prefix, p.prefix, netip.PrefixFrom(ip, routed).Masked(), l.Name, ip, routed)
 		}
-	} else {
-		l, p, err := h.OnLinkRoute(c.IP, "")
+		if p.prefix == 0 {
+			t.prefix = routed
+		}
+		return t, nil
+	}
+	if t.prefix == 0 {
+		_, routed, err := h.OnLinkRoute(ip, t.link.Name)
 		if errors.Is(err, netvip.ErrNoRoute) {
-			return t, ocf.Errorf(ocf.ErrInstalled, "%s is outside every on-link subnet of this node; set nic and cidr_netmask", c.IP)
+			return t, ocf.Errorf(ocf.ErrInstalled, "no on-link route on %s contains %s; set cidr_netmask", t.link.Name, ip)
 		}
 		if err != nil {
 			return t, err
 		}
-		t.link, t.prefix = l, p
-		if c.PrefixSet && c.Prefix < p {
-			// As IPaddr2: a wider prefix would add a route over the subnet's.
-			return t, ocf.Errorf(ocf.ErrConfigured, "cidr_netmask=%d: /%d is wider than the on-link route %s on %s that contains %s; use cidr_netmask=%d or more, or set nic",
-				c.Prefix, c.Prefix, netip.PrefixFrom(c.IP, p).Masked(), l.Name, c.IP, p)
-		}
-		if c.PrefixSet {
-			t.prefix = c.Prefix
-		}
-	}
-	if c.Label != "" {
-		t.label = t.link.Name + ":" + c.Label
-		if len(t.label) > ifNameMax {
-			return t, ocf.Errorf(ocf.ErrConfigured, "iflabel=%s makes the label %s longer than the kernel's %d characters; shorten iflabel", c.Label, t.label, ifNameMax)
-		}
+		t.prefix = routed
 	}
 	return t, nil
 }
@@ -119,7 +196,7 @@ func resolve(ctx context.Context, h *netvip.Handle, j *job) (target, error) {
 // change addresses, and the link has a carrier (check_link_status). start
 // runs it before the cloud is touched and again, under the lock, in bind.
 // It returns the address when it is already bound on t's link.
-func (a *Agent) ready(h *netvip.Handle, c *Config, t target) (*netvip.Addr, error) {
+func (a *Agent) ready(h Net, c *Config, t target) (*netvip.Addr, error) {
 	cur, err := h.Find(c.IP, nil)
 	if err != nil {
 		return nil, err
@@ -133,7 +210,7 @@ func (a *Agent) ready(h *netvip.Handle, c *Config, t target) (*netvip.Addr, erro
 		}
 		return cur, nil
 	}
-	if !hasNetAdmin() {
+	if !a.netAdmin() {
 		return nil, ocf.Errorf(ocf.ErrInstalled, "floatip needs root (CAP_NET_ADMIN) to bind %s", c.IP)
 	}
 	if err := h.SetUp(t.link); err != nil {
@@ -153,7 +230,7 @@ func (a *Agent) ready(h *netvip.Handle, c *Config, t target) (*netvip.Addr, erro
 
 // bind adds the address on this node, waits for DAD and announces it. It
 // returns nil without changes when the address is already there.
-func (a *Agent) bind(ctx context.Context, h *netvip.Handle, j *job, t target) error {
+func (a *Agent) bind(ctx context.Context, h Net, j *job, t target) error {
 	c := j.Config
 	cur, err := a.ready(h, c, t)
 	if err != nil {
@@ -197,7 +274,7 @@ func (a *Agent) bind(ctx context.Context, h *netvip.Handle, j *job, t target) er
 }
 
 // unbind removes the address (from nic when set); absent is success.
-func (a *Agent) unbind(h *netvip.Handle, j *job) error {
+func (a *Agent) unbind(h Net, j *job) error {
 	c := j.Config
 	cur, err := find(h, j)
 	if errors.Is(err, netvip.ErrNoLink) {
@@ -223,7 +300,7 @@ func (a *Agent) unbind(h *netvip.Handle, j *job) error {
 
 // bound checks the address on this node: nil when it serves, a NotRunning
 // error saying why not otherwise.
-func (a *Agent) bound(h *netvip.Handle, j *job) (*netvip.Addr, error) {
+func (a *Agent) bound(h Net, j *job) (*netvip.Addr, error) {
 	c := j.Config
 	cur, err := find(h, j)
 	switch {
@@ -244,7 +321,7 @@ func (a *Agent) bound(h *netvip.Handle, j *job) (*netvip.Addr, error) {
 // find looks the address up on the configured interface (nic, else the
 // provider's default), or on any interface when neither names one. A
 // named interface that does not exist is an error wrapping ErrNoLink.
-func find(h *netvip.Handle, j *job) (*netvip.Addr, error) {
+func find(h Net, j *job) (*netvip.Addr, error) {
 	nic := j.NIC
 	if nic == "" {
 		nic = j.local.NIC
@@ -260,11 +337,3 @@ func find(h *netvip.Handle, j *job) (*netvip.Addr, error) {
 	return h.Find(j.IP, on)
 }
 
-// openNet opens netlink; failing to is a missing local prerequisite.
-func openNet() (*netvip.Handle, error) {
-	h, err := netvip.Open()
-	if err != nil {
-		return nil, ocf.WithStatus(ocf.ErrInstalled, err)
-	}
-	return h, nil
-}
