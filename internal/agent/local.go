@@ -336,4 +336,3 @@ func find(h Net, j *job) (*netvip.Addr, error) {
 	}
 	return h.Find(j.IP, on)
 }
-

@@ -178,11 +178,22 @@ func (l *Lab) Failover(kind, provider, agent string, victim *Node) (*Result, err
 	return res, nil
 }
 
-// Settle waits, from node n, until the cluster has no actions pending
-// (crm_resource --wait), at most d. A cluster that does not settle is left
-// for the checks that follow to report.
+// Settle waits, from node n, until the DC's controller has been idle
+// (S_IDLE: no join, no transition) for three polls 100 ms apart, at most d.
+// (crm_resource --wait does the same in 2 s steps.) A cluster that does not
+// settle is left for the checks that follow to report.
 func (l *Lab) Settle(n *Node, d time.Duration) {
-	l.X(n, "crm_resource", "--wait", "--timeout", fmt.Sprintf("%ds", int(d.Seconds())))
+	for idle, end := 0, time.Now().Add(d); idle < 3 && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		idle++
+		dc := l.DC(n)
+		if dc == nil {
+			idle = 0
+			continue
+		}
+		if out, err := l.X(n, "crmadmin", "-q", "-S", dc.Name); err != nil || !strings.Contains(out, "S_IDLE") {
+			idle = 0
+		}
+	}
 }
 
 func nodeName(n *Node) string {
