@@ -138,7 +138,7 @@ func (l *Lab) Failover(kind, provider, agent string, victim *Node) (*Result, err
 	}
 	// Settle, then sample every namespace: one holder, the one Pacemaker
 	// names, and the cloud routes the IP there.
-	time.Sleep(3 * time.Second)
+	time.Sleep(time.Second)
 	l.Settle(res.Survivor, 60*time.Second)
 	l.checkInvariants(res, provider, res.Survivor)
 	res.Started, res.Start = res.Survivor.StartTime("vip", res.At)
@@ -167,7 +167,7 @@ func (l *Lab) Failover(kind, provider, agent string, victim *Node) (*Result, err
 	// "Online" shows before the rejoined node's join ends; until then the
 	// CIB still holds its history from before the failure (the VIP
 	// "running" there too).
-	time.Sleep(3 * time.Second)
+	time.Sleep(time.Second)
 	l.Settle(res.Survivor, 60*time.Second)
 	l.checkInvariants(res, provider, res.Survivor)
 	if at, err := l.Locate("vip", res.Survivor); err != nil || at != res.Survivor {

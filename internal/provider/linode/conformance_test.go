@@ -12,7 +12,6 @@ func TestConformance(t *testing.T) {
 	for _, mode := range []string{"share", "assign"} {
 		t.Run(mode, func(t *testing.T) {
 			want := providertest.Expect{
-				Takes:      mode == "assign",
 				CheckOther: "taken by Linode 102",
 				RetryAfter: true,
 				Refused:    []linodefake.Fault{{Path: "/v4/", Status: 401}, {Path: "/v4/", Status: 403}},

@@ -33,9 +33,6 @@ type World struct {
 
 // Expect is where the clouds differ.
 type Expect struct {
-	// Takes: Claim of an address routed elsewhere moves it here (false
-	// for Linode share mode, which shares it and leaves the owner).
-	Takes bool
 	// CheckOther is what Check says of Other before a claim: "taken by
 	// <OtherName>", or "routed to nobody" where sharing is per Linode.
 	CheckOther string
