@@ -209,14 +209,20 @@ func TestShareConcurrentStarts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Serialised, each start writes once (racing, one write is redone).
+	wantShared(t, f, "198.51.100.10,198.51.100.2,198.51.100.20", 2)
+}
+
+// wantShared checks Linode 101's shared set and how many share writes made it.
+func wantShared(t *testing.T, f *linodefake.Fake, set string, writes int) {
+	t.Helper()
 	got := f.Shared(101)
 	sort.Strings(got)
-	if strings.Join(got, ",") != "198.51.100.10,198.51.100.2,198.51.100.20" {
-		t.Fatalf("shared set %v after two concurrent starts: a VIP or the existing share was dropped", got)
+	if strings.Join(got, ",") != set {
+		t.Fatalf("shared set %v, want %s: a VIP or an existing share was dropped", got, set)
 	}
-	// Serialised, each start writes once (racing, one write is redone).
-	if n := f.Count("POST /v4/networking/ips/share"); n != 2 {
-		t.Fatalf("%d share writes for two starts, want 2", n)
+	if n := f.Count("POST /v4/networking/ips/share"); n != writes {
+		t.Fatalf("%d share writes, want %d", n, writes)
 	}
 }
 
@@ -229,14 +235,7 @@ func TestShareReadsBack(t *testing.T) {
 	if err := p.Claim(dl(t, 5*time.Second), netip.MustParseAddr("198.51.100.10")); err != nil {
 		t.Fatal(err)
 	}
-	got := f.Shared(101)
-	sort.Strings(got)
-	if strings.Join(got, ",") != "198.51.100.10,198.51.100.20" {
-		t.Fatalf("shared set %v: the lost write was not merged again", got)
-	}
-	if n := f.Count("POST /v4/networking/ips/share"); n != 2 {
-		t.Fatalf("%d share writes, want 2", n)
-	}
+	wantShared(t, f, "198.51.100.10,198.51.100.20", 2) // the lost write merged again
 }
 
 // TestMalformedAnswers: 200s without the object they should carry are
