@@ -12,6 +12,9 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ndp"
 )
 
 // EtherType values for the frames built here.
@@ -36,72 +39,47 @@ const (
 )
 
 // ARP builds a gratuitous ARP packet (the payload after the Ethernet header)
-// for ip at mac: sender and target protocol address are both ip. A request
-// leaves the target hardware address zero (RFC 5227); a reply carries the
-// broadcast address there, as arping -A does.
+// for ip at mac with mdlayher/arp: sender and target protocol address are
+// both ip. A request leaves the target hardware address zero (RFC 5227); a
+// reply carries the broadcast address there, as arping -A does.
 func ARP(op uint16, mac net.HardwareAddr, ip netip.Addr) []byte {
-	b := make([]byte, 28)
-	binary.BigEndian.PutUint16(b[0:], 1)      // hardware type: Ethernet
-	binary.BigEndian.PutUint16(b[2:], 0x0800) // protocol type: IPv4
-	b[4], b[5] = 6, 4
-	binary.BigEndian.PutUint16(b[6:], op)
-	copy(b[8:14], mac)
-	a4 := ip.As4()
-	copy(b[14:18], a4[:])
+	target := make(net.HardwareAddr, 6)
 	if op == OpReply {
-		copy(b[18:24], Broadcast)
+		target = Broadcast
 	}
-	copy(b[24:28], a4[:])
+	p, err := arp.NewPacket(arp.Operation(op), mac, ip, target, ip)
+	if err != nil {
+		panic(fmt.Sprintf("announce: ARP for %s at %s: %v", ip, mac, err)) // a caller's bug: an IPv6 ip or a MAC that is not Ethernet
+	}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		panic(fmt.Sprintf("announce: ARP for %s: %v", ip, err))
+	}
 	return b
 }
 
 // NA builds an unsolicited neighbour advertisement (the IPv6 packet after
 // the Ethernet header) from ip to all-nodes, with the Override flag set so
 // neighbours replace their cached link-layer address, the Solicited flag
-// clear, hop limit 255 and a target link-layer address option.
+// clear, hop limit 255 and a target link-layer address option: the ICMPv6
+// message and its checksum from mdlayher/ndp, the IPv6 header here (the
+// packet socket sends below IP).
 func NA(mac net.HardwareAddr, ip netip.Addr) []byte {
-	const icmpLen = 24 + 8
-	b := make([]byte, 40+icmpLen)
+	m := &ndp.NeighborAdvertisement{Override: true, TargetAddress: ip,
+		Options: []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: mac}}}
+	msg, err := ndp.MarshalMessageChecksum(m, ip, AllNodes)
+	if err != nil {
+		panic(fmt.Sprintf("announce: NA for %s at %s: %v", ip, mac, err)) // a caller's bug, as for ARP
+	}
+	b := make([]byte, 40, 40+len(msg))
 	b[0] = 6 << 4 // version 6, traffic class 0, flow label 0
-	binary.BigEndian.PutUint16(b[4:], icmpLen)
+	binary.BigEndian.PutUint16(b[4:], uint16(len(msg)))
 	b[6] = 58  // next header: ICMPv6
 	b[7] = 255 // hop limit (RFC 4861 requires 255)
 	src, dst := ip.As16(), AllNodes.As16()
 	copy(b[8:24], src[:])
 	copy(b[24:40], dst[:])
-	m := b[40:]
-	m[0] = 136 // neighbour advertisement
-	m[4] = 0x20
-	copy(m[8:24], src[:])
-	m[24], m[25] = 2, 1 // option: target link-layer address, 8 bytes
-	copy(m[26:32], mac)
-	binary.BigEndian.PutUint16(m[2:], icmpChecksum(src, dst, m))
-	return b
-}
-
-// icmpChecksum is the ICMPv6 checksum over the IPv6 pseudo-header
-// (RFC 8200 section 8.1) and the message with a zero checksum field.
-func icmpChecksum(src, dst [16]byte, msg []byte) uint16 {
-	var sum uint32
-	add := func(p []byte) {
-		for i := 0; i+1 < len(p); i += 2 {
-			sum += uint32(p[i])<<8 | uint32(p[i+1])
-		}
-		if len(p)%2 == 1 {
-			sum += uint32(p[len(p)-1]) << 8
-		}
-	}
-	add(src[:])
-	add(dst[:])
-	var l [8]byte
-	binary.BigEndian.PutUint32(l[0:], uint32(len(msg)))
-	l[7] = 58
-	add(l[:])
-	add(msg)
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
+	return append(b, msg...)
 }
 
 // Conn sends one link-layer payload with the given EtherType to dst.

@@ -2,6 +2,7 @@ package announce
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"net"
@@ -132,4 +133,29 @@ func TestRepeatStopsOnCancelAndError(t *testing.T) {
 	if err := a.Once(); err == nil || !strings.Contains(err.Error(), "192.0.2.10") {
 		t.Fatalf("error %v does not name the address", err)
 	}
+}
+
+// icmpChecksum is the ICMPv6 checksum over the IPv6 pseudo-header
+// (RFC 8200 section 8.1) and msg, computed here independently of ndp.
+func icmpChecksum(src, dst [16]byte, msg []byte) uint16 {
+	var sum uint32
+	add := func(p []byte) {
+		for i := 0; i+1 < len(p); i += 2 {
+			sum += uint32(p[i])<<8 | uint32(p[i+1])
+		}
+		if len(p)%2 == 1 {
+			sum += uint32(p[len(p)-1]) << 8
+		}
+	}
+	add(src[:])
+	add(dst[:])
+	var l [8]byte
+	binary.BigEndian.PutUint32(l[0:], uint32(len(msg)))
+	l[7] = 58
+	add(l[:])
+	add(msg)
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
 }
