@@ -11,8 +11,6 @@ package dofake
 import (
 	"encoding/json"
 	"fmt"
-	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"sort"
@@ -52,7 +50,8 @@ type Fake struct {
 	nextID   int
 	droplets map[netip.Addr]int // metadata: client address -> droplet id
 	known    map[int]bool       // droplets that exist
-	hits     []time.Time        // requests for the rate limit
+	hour     fakecloud.Window   // requests for the rate limits
+	minute   fakecloud.Window
 }
 
 type reserved struct {
@@ -125,7 +124,8 @@ func (f *Fake) ResetCounts() {
 	f.Injector.ResetCounts()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.hits = nil
+	f.hour.Reset()
+	f.minute.Reset()
 }
 
 // advance completes the actions whose time has come. Callers hold mu.
@@ -162,15 +162,11 @@ type apiError struct {
 }
 
 func (f *Fake) fail(w http.ResponseWriter, code int, id, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(apiError{ID: id, Message: msg, RequestID: w.Header().Get("X-Request-Id")})
+	fakecloud.JSON(w, code, "application/json", apiError{ID: id, Message: msg, RequestID: w.Header().Get("X-Request-Id")})
 }
 
 func reply(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
+	fakecloud.JSON(w, code, "application/json; charset=utf-8", v)
 }
 
 // ServeHTTP answers API (/v2/...) and metadata (/metadata/v1/...) requests.
@@ -211,10 +207,8 @@ func errorID(code int) string {
 }
 
 func (f *Fake) metadata(w http.ResponseWriter, r *http.Request) {
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	src, _ := netip.ParseAddr(host)
 	f.mu.Lock()
-	id, ok := f.droplets[src.Unmap()]
+	id, ok := f.droplets[fakecloud.Source(r)]
 	f.mu.Unlock()
 	if !ok || r.Method != http.MethodGet {
 		http.NotFound(w, r)
@@ -235,49 +229,30 @@ func (f *Fake) metadata(w http.ResponseWriter, r *http.Request) {
 // when the request is over the limit (answered with 429). Callers hold mu.
 func (f *Fake) rateLimit(w http.ResponseWriter) bool {
 	now := f.now()
-	keep := f.hits[:0]
-	for _, t := range f.hits {
-		if now.Sub(t) < time.Hour {
-			keep = append(keep, t)
-		}
-	}
-	f.hits = keep
-	inMinute := 0
-	for _, t := range f.hits {
-		if now.Sub(t) < time.Minute {
-			inMinute++
-		}
-	}
-	reset := now.Add(time.Hour)
-	if len(f.hits) > 0 {
-		reset = f.hits[0].Add(time.Hour)
-	}
+	f.hour.Limit, f.hour.Per = f.PerHour, time.Hour
+	f.minute.Limit, f.minute.Per = f.PerMinute, time.Minute
 	h := w.Header()
 	h.Set("Ratelimit-Limit", strconv.Itoa(f.PerHour))
-	h.Set("Ratelimit-Reset", strconv.FormatInt(reset.Unix(), 10))
-	if len(f.hits) >= f.PerHour || inMinute >= f.PerMinute {
-		h.Set("Ratelimit-Remaining", strconv.Itoa(max(0, f.PerHour-len(f.hits))))
-		wait := max(1, int(math.Ceil(time.Until(reset).Seconds())))
-		if inMinute >= f.PerMinute {
-			for _, t := range f.hits { // oldest first
-				if now.Sub(t) < time.Minute {
-					wait = max(1, int(math.Ceil((time.Minute - now.Sub(t)).Seconds())))
-					break
-				}
-			}
-		}
-		h.Set("Retry-After", strconv.Itoa(wait))
+	h.Set("Ratelimit-Reset", strconv.FormatInt(f.hour.ResetAt(now).Unix(), 10))
+	if f.minute.Full(now) {
+		h.Set("Ratelimit-Remaining", strconv.Itoa(f.hour.Remaining(now)))
+		h.Set("Retry-After", strconv.Itoa(fakecloud.RetryAfter(now, f.minute.ResetAt(now))))
 		return false
 	}
-	f.hits = append(f.hits, now)
-	h.Set("Ratelimit-Remaining", strconv.Itoa(f.PerHour-len(f.hits)))
+	if f.hour.Full(now) {
+		h.Set("Ratelimit-Remaining", "0")
+		h.Set("Retry-After", strconv.Itoa(fakecloud.RetryAfter(now, f.hour.ResetAt(now))))
+		return false
+	}
+	f.hour.Add(now)
+	f.minute.Add(now)
+	h.Set("Ratelimit-Remaining", strconv.Itoa(f.hour.Remaining(now)))
 	return true
 }
 
 func (f *Fake) api(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	w.Header().Set("X-Request-Id", fmt.Sprintf("fake-%d", f.nextID*7+len(f.hits)))
 	if r.Header.Get("Authorization") != "Bearer "+f.Token || f.Token == "" {
 		f.fail(w, 401, "unauthorized", "Unable to authenticate you")
 		return

@@ -12,7 +12,6 @@ package linodefake
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"sort"
@@ -46,7 +45,7 @@ type Fake struct {
 	owner    map[netip.Addr]int        // public IPv4 -> owning Linode
 	pending  map[netip.Addr]assignment // moves not visible yet
 	tokens   map[string]int
-	hits     []time.Time
+	window   fakecloud.Window // the rate limit
 	seq      int
 }
 
@@ -116,7 +115,7 @@ func (f *Fake) ResetCounts() {
 	f.Injector.ResetCounts()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.hits = nil
+	f.window.Reset()
 }
 
 func (f *Fake) advance() {
@@ -134,20 +133,14 @@ func (f *Fake) advance() {
 // fail answers with Linode's error shape; the content type must be exactly
 // application/json.
 func fail(w http.ResponseWriter, code int, field, reason string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
 	e := map[string]any{"reason": reason}
 	if field != "" {
 		e["field"] = field
 	}
-	json.NewEncoder(w).Encode(map[string]any{"errors": []any{e}})
+	fakecloud.JSON(w, code, "application/json", map[string]any{"errors": []any{e}})
 }
 
-func reply(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	json.NewEncoder(w).Encode(v)
-}
+func reply(w http.ResponseWriter, v any) { fakecloud.JSON(w, 200, "application/json", v) }
 
 // ServeHTTP answers /v4 (API) and /v1 (metadata).
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -171,11 +164,9 @@ func writeFault(w http.ResponseWriter, fl *Fault) {
 // metadata: PUT /v1/token (Metadata-Token-Expiry-Seconds) then GET
 // /v1/instance with Metadata-Token.
 func (f *Fake) metadata(w http.ResponseWriter, r *http.Request) {
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	src, _ := netip.ParseAddr(host)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	id, ok := f.bySource[src.Unmap()]
+	id, ok := f.bySource[fakecloud.Source(r)]
 	if !ok {
 		http.NotFound(w, r)
 		return
@@ -205,27 +196,17 @@ func (f *Fake) metadata(w http.ResponseWriter, r *http.Request) {
 // rateLimit records the request and sets X-RateLimit-*; false when over.
 func (f *Fake) rateLimit(w http.ResponseWriter) bool {
 	now := time.Now()
-	keep := f.hits[:0]
-	for _, t := range f.hits {
-		if now.Sub(t) < time.Minute {
-			keep = append(keep, t)
-		}
-	}
-	f.hits = keep
-	reset := now.Add(time.Minute)
-	if len(f.hits) > 0 {
-		reset = f.hits[0].Add(time.Minute)
-	}
+	f.window.Limit, f.window.Per = f.PerMinute, time.Minute
 	h := w.Header()
 	h.Set("X-RateLimit-Limit", strconv.Itoa(f.PerMinute))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
-	if len(f.hits) >= f.PerMinute {
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(f.window.ResetAt(now).Unix(), 10))
+	if f.window.Full(now) {
 		h.Set("X-RateLimit-Remaining", "0")
-		h.Set("Retry-After", strconv.Itoa(max(1, int(time.Until(reset).Seconds()+0.999))))
+		h.Set("Retry-After", strconv.Itoa(fakecloud.RetryAfter(now, f.window.ResetAt(now))))
 		return false
 	}
-	f.hits = append(f.hits, now)
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(f.PerMinute-len(f.hits)))
+	f.window.Add(now)
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(f.window.Remaining(now)))
 	return true
 }
 

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"net/netip"
 	"sort"
@@ -200,15 +199,11 @@ func (f *Fake) ForgetSessions() {
 }
 
 func (f *Fake) fail(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"code": code, "message": msg})
+	fakecloud.JSON(w, status, "application/json", map[string]string{"code": code, "message": msg})
 }
 
 func reply(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	fakecloud.JSON(w, status, "application/json", v)
 }
 
 // ServeHTTP routes metadata (/opc/v2), federation (/v1/x509) and API
@@ -245,11 +240,9 @@ func (f *Fake) writeFault(w http.ResponseWriter, fl *Fault) {
 }
 
 func (f *Fake) instanceFor(r *http.Request) *Instance {
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	src, _ := netip.ParseAddr(host)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.instances[src.Unmap()]
+	return f.instances[fakecloud.Source(r)]
 }
 
 // metadata is IMDS v2: it needs "Authorization: Bearer Oracle" and refuses
