@@ -26,11 +26,13 @@ func Open(ifindex int) (*PacketConn, error) {
 	return &PacketConn{fd: fd, ifindex: ifindex}, nil
 }
 
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
+// Htons puts an EtherType in network byte order for sockaddr_ll (amd64 and
+// arm64 are little-endian).
+func Htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // WriteTo sends payload as one frame of etherType to dst.
 func (c *PacketConn) WriteTo(payload []byte, etherType uint16, dst net.HardwareAddr) error {
-	sa := &unix.SockaddrLinklayer{Protocol: htons(etherType), Ifindex: c.ifindex, Halen: uint8(len(dst))}
+	sa := &unix.SockaddrLinklayer{Protocol: Htons(etherType), Ifindex: c.ifindex, Halen: uint8(len(dst))}
 	copy(sa.Addr[:], dst)
 	return unix.Sendto(c.fd, payload, 0, sa)
 }

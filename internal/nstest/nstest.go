@@ -23,6 +23,8 @@ import (
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/cloudvip/floatip/internal/announce"
 )
 
 var counter atomic.Int32
@@ -135,7 +137,7 @@ func Listen(t testing.TB, ns, dev string, ip netip.Addr) *Capture {
 // ListenNS is Listen outside a test; call Close when done.
 func ListenNS(ns, dev string, ip netip.Addr) (*Capture, error) {
 	fd, err := In(ns, func() (int, error) {
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(announce.Htons(unix.ETH_P_ALL)))
 		if err != nil {
 			return -1, err
 		}
@@ -144,7 +146,7 @@ func ListenNS(ns, dev string, ip netip.Addr) (*Capture, error) {
 			unix.Close(fd)
 			return -1, err
 		}
-		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: announce.Htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
 			unix.Close(fd)
 			return -1, err
 		}
@@ -254,7 +256,6 @@ func parse(b []byte, ip netip.Addr) (Frame, bool) {
 	return f, false
 }
 
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // In runs fn on a locked OS thread switched into namespace name.
 // Sockets created there stay in that namespace.
