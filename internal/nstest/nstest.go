@@ -256,7 +256,6 @@ func parse(b []byte, ip netip.Addr) (Frame, bool) {
 	return f, false
 }
 
-
 // In runs fn on a locked OS thread switched into namespace name.
 // Sockets created there stay in that namespace.
 func In[T any](name string, fn func() (T, error)) (T, error) {
