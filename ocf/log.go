@@ -102,6 +102,6 @@ func (l *Logger) ExitReason(reason string) {
 // Close releases the syslog connection, if any.
 func (l *Logger) Close() {
 	if l.sys != nil {
-		l.sys.Close()
+		_ = l.sys.Close()
 	}
 }

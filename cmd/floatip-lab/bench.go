@@ -18,7 +18,9 @@ func benchFailover(args []string) int {
 	fs, c := flags("bench-failover")
 	runs := fs.Int("runs", 20, "failovers per configuration")
 	only := fs.String("only", "", "run one configuration: floatip, ipaddr2, digitalocean, oci or linode (both modes) (default: all)")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
 	self, _ := os.Executable()
 	t0 := time.Now()
 	say := func(format string, a ...any) {

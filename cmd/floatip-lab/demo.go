@@ -14,7 +14,9 @@ func demo(args []string) int {
 	fs, c := flags("demo")
 	svg := fs.String("svg", "failover.svg", "where to write the timeline chart")
 	keep := fs.Bool("keep-logs", false, "keep the lab's directory (logs) after tearing down")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
 	self, _ := os.Executable()
 	t0 := time.Now()
 	say := func(format string, a ...any) {
@@ -59,7 +61,10 @@ func demo(args []string) int {
 		for _, n := range l.Nodes {
 			if n != dc {
 				say("vip runs on the DC %s; moving it to %s first", dc.Name, n.Name)
-				l.MoveTo("vip", n)
+				if err := l.MoveTo("vip", n); err != nil {
+					say("%v", err)
+					return 1
+				}
 				victim = n
 				break
 			}

@@ -60,7 +60,7 @@ func web() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	srv.Serve(ln)
+	_ = srv.Serve(ln) // runs until the node stops
 }
 
 // onInterrupt runs cleanup and exits when Ctrl-C or SIGTERM arrives.
@@ -78,7 +78,6 @@ func onInterrupt(cleanup func()) {
 type common struct {
 	nodes, token int
 	provider     string
-	agent        string
 }
 
 func flags(name string) (*pflag.FlagSet, *common) {

@@ -82,7 +82,7 @@ func (a *Agent) start(ctx context.Context) error {
 		if err := j.cloud.Claim(ctx, j.IP); err != nil {
 			return err
 		}
-		a.State.Del(j.id(), checkRecord)
+		a.forget(j, checkRecord)
 		rec := fmt.Sprintf("provider=%s\nclaimed=%s\n", j.Provider, time.Now().UTC().Format(time.RFC3339Nano))
 		if err := a.State.Put(j.id(), claimRecord, []byte(rec)); err != nil {
 			return ocf.WithStatus(ocf.ErrGeneric, err)
@@ -93,7 +93,7 @@ func (a *Agent) start(ctx context.Context) error {
 	}
 	if err := a.bind(ctx, h, j, t); err != nil {
 		if j.isCloud() {
-			a.State.Del(j.id(), claimRecord)
+			a.forget(j, claimRecord)
 			return ocf.WithStatus(ocf.ErrGeneric, fmt.Errorf("%s is claimed in the cloud but not bound here: %w", j.IP, err))
 		}
 		return err
@@ -147,11 +147,19 @@ func (a *Agent) stop(ctx context.Context) error {
 			a.Log.Warnf("%v", err)
 		}
 	}
-	a.State.Del(j.id(), checkRecord)
+	a.forget(j, checkRecord)
 	if err := a.State.Del(j.id(), claimRecord); err != nil {
 		return ocf.WithStatus(ocf.ErrGeneric, err)
 	}
 	return nil
+}
+
+// forget removes a record that only saves work (a cached answer) or
+// that the caller is already failing over; a failure is a warning.
+func (a *Agent) forget(j *job, kind string) {
+	if err := a.State.Del(j.id(), kind); err != nil {
+		a.Log.Warnf("%v", err)
+	}
 }
 
 // holdsAnything reports whether this node has anything of j to remove: a

@@ -52,7 +52,7 @@ func (a *Agent) announce(c *Config, l netvip.Link, n int) {
 	}
 	an := &announce.Announcer{Conn: conn, MAC: l.MAC, IP: c.IP}
 	if err := an.Once(); err != nil {
-		conn.Close()
+		_ = conn.Close() // the send's error is the one to report
 		a.Log.Warnf("%v", err)
 		return
 	}
@@ -82,7 +82,7 @@ func (a *Agent) announce(c *Config, l netvip.Link, n int) {
 		}
 		a.Log.Debugf("announcer %d sends %d more for %s every %d ms", cmd.Process.Pid, rest, id, c.ARPInterval)
 	}
-	cmd.Process.Release()
+	_ = cmd.Process.Release() // detached: nothing to wait for
 }
 
 // stillBound reports whether ip is on the interface ifindex. When netlink
@@ -129,7 +129,7 @@ func RunAnnouncer(state runstate.Dir, args []string) error {
 		fmt.Fprintf(os.Stderr, "announcer: %v\n", err)
 	}
 	release := func() {
-		unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+		_ = unix.Flock(int(lock.Fd()), unix.LOCK_UN) // exit releases it too
 		state.Remove(ip.String(), os.Getpid())
 	}
 	defer release()

@@ -137,7 +137,7 @@ func reset(w http.ResponseWriter) {
 	if hj, ok := w.(http.Hijacker); ok {
 		if c, _, err := hj.Hijack(); err == nil {
 			if tc, ok := c.(*net.TCPConn); ok {
-				tc.SetLinger(0)
+				_ = tc.SetLinger(0) // without it a FIN: the answer is lost all the same
 			}
 			c.Close()
 			return

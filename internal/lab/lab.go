@@ -299,7 +299,7 @@ func (l *Lab) cloud() error {
 		return err
 	}
 	l.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go l.srv.Serve(ln)
+	go func() { _ = l.srv.Serve(ln) }() // ends with ErrServerClosed at Down
 	l.API = "http://" + RouterLAN
 	return os.WriteFile(l.TokenFile(), []byte(DOToken+"\n"), 0o600)
 }
@@ -430,7 +430,9 @@ func (l *Lab) Start(n *Node) error {
 	}
 	n.cmd = cmd
 	go cmd.Wait()
-	os.WriteFile(filepath.Join(n.Dir, "unshare.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+	if err := os.WriteFile(filepath.Join(n.Dir, "unshare.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		return err
+	}
 	// Return once the node's init runs, so Up (and the nodes a caller
 	// waits for) counts it from now on.
 	for end := time.Now().Add(10 * time.Second); !n.Up(); time.Sleep(5 * time.Millisecond) {
@@ -571,7 +573,7 @@ func (l *Lab) Down() {
 			go func(n *Node) {
 				defer wg.Done()
 				pid := n.initPID()
-				syscallKill(pid, "TERM")
+				_ = syscallKill(pid, "TERM") // gone already is fine
 				for end := time.Now().Add(30 * time.Second); alive(pid) && time.Now().Before(end); {
 					time.Sleep(100 * time.Millisecond)
 				}
@@ -592,10 +594,10 @@ func (l *Lab) Down() {
 		l.Linode.Close()
 	}
 	if l.srv != nil {
-		l.srv.Close()
+		_ = l.srv.Close()
 	}
 	for i := len(l.owned) - 1; i >= 0; i-- {
-		exec.Command("ip", "netns", "del", l.owned[i]).Run()
+		_ = exec.Command("ip", "netns", "del", l.owned[i]).Run() // gone already is fine
 	}
 	l.owned = nil
 }

@@ -34,7 +34,9 @@ func NodeInit(name, dir string) error {
 		}
 	}
 	for _, d := range []string{"/run/lock", "/run/resource-agents"} {
-		os.MkdirAll(d, 0o755)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
 	}
 	for _, d := range nodeDirs {
 		if err := unix.Mount(filepath.Join(dir, d), d, "", unix.MS_BIND, ""); err != nil {
@@ -66,9 +68,10 @@ func NodeInit(name, dir string) error {
 	for {
 		select {
 		case <-sig:
-			exec.Command("pacemakerd", "--shutdown").Run()
+			// Best effort: waitGone bounds each, and PID 1's exit ends the rest.
+			_ = exec.Command("pacemakerd", "--shutdown").Run()
 			waitGone(pm.Process.Pid, 60*time.Second)
-			exec.Command("corosync-cfgtool", "-H", "--force").Run()
+			_ = exec.Command("corosync-cfgtool", "-H", "--force").Run()
 			waitGone(cs.Process.Pid, 10*time.Second)
 			return nil
 		case <-reap.C:

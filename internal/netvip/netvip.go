@@ -78,7 +78,7 @@ func Open() (*Handle, error) {
 // Close releases the sockets.
 func (h *Handle) Close() {
 	h.rib.close()
-	h.ns.Close()
+	_ = h.ns.Close()
 	if h.nl != nil {
 		h.nl.Close()
 	}

@@ -69,9 +69,9 @@ func NewPair(t testing.TB, node4, node6, peer4, peer6 string) *Pair {
 		NodeIf: "fvn" + id, PeerIf: "fvp" + id,
 	}
 	Run(t, "ip", "netns", "add", p.Node)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", p.Node).Run() })
+	t.Cleanup(func() { delNS(p.Node) })
 	Run(t, "ip", "netns", "add", p.Peer)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", p.Peer).Run() })
+	t.Cleanup(func() { delNS(p.Peer) })
 	Run(t, "ip", "link", "add", p.NodeIf, "netns", p.Node, "type", "veth", "peer", "name", p.PeerIf, "netns", p.Peer)
 	for _, ns := range []struct{ ns, ifc, a4, a6 string }{{p.Node, p.NodeIf, node4, node6}, {p.Peer, p.PeerIf, peer4, peer6}} {
 		Run(t, "ip", "-n", ns.ns, "link", "set", "lo", "up")
@@ -155,8 +155,11 @@ func ListenNS(ns, dev string, ip netip.Addr) (*Capture, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capture in %s on %s: %w", ns, dev, err)
 	}
-	tv := unix.Timeval{Usec: 50000}
-	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	tv := unix.Timeval{Usec: 50000} // the reader looks at stop this often
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("capture in %s on %s: %w", ns, dev, err)
+	}
 	c := &Capture{fd: fd, ip: ip, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
@@ -275,9 +278,17 @@ func In[T any](name string, fn func() (T, error)) (T, error) {
 	if err := netns.Set(target); err != nil {
 		return zero, err
 	}
-	defer netns.Set(orig)
+	defer func() {
+		// A thread left in the wrong namespace would run later code there.
+		if err := netns.Set(orig); err != nil {
+			panic(fmt.Sprintf("nstest: back to the original network namespace: %v", err))
+		}
+	}()
 	return fn()
 }
+
+// delNS deletes a namespace the test made; one already gone is fine.
+func delNS(name string) { _ = exec.Command("ip", "netns", "del", name).Run() }
 
 // Start starts cmd inside network namespace ns without `ip netns exec`, so
 // the child's resource usage is its own: the fork happens on a thread
@@ -307,7 +318,7 @@ func NewLAN(t testing.TB, n int) *LAN {
 	id := fmt.Sprintf("%d%d", os.Getpid()%100000, counter.Add(1))
 	l := &LAN{Cloud: "fipc" + id, NodeIf: "eth0"}
 	Run(t, "ip", "netns", "add", l.Cloud)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", l.Cloud).Run() })
+	t.Cleanup(func() { delNS(l.Cloud) })
 	Run(t, "ip", "-n", l.Cloud, "link", "set", "lo", "up")
 	Run(t, "ip", "-n", l.Cloud, "link", "add", "br0", "type", "bridge")
 	Run(t, "ip", "-n", l.Cloud, "addr", "add", CloudAddr+"/24", "dev", "br0")
@@ -317,7 +328,7 @@ func NewLAN(t testing.TB, n int) *LAN {
 		ns := fmt.Sprintf("fipn%s-%d", id, i)
 		l.Nodes = append(l.Nodes, ns)
 		Run(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		t.Cleanup(func() { delNS(ns) })
 		port := fmt.Sprintf("p%d", i)
 		Run(t, "ip", "link", "add", l.NodeIf, "netns", ns, "type", "veth", "peer", "name", port, "netns", l.Cloud)
 		Run(t, "ip", "-n", l.Cloud, "link", "set", port, "master", "br0", "up")
@@ -338,7 +349,7 @@ func (l *LAN) Serve(t testing.TB, h http.Handler) string {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	go func() { _ = srv.Serve(ln) }() // ends with ErrServerClosed at cleanup
+	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String()
 }

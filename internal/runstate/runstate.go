@@ -191,7 +191,7 @@ func (d Dir) Stop(ctx context.Context, id string, grace time.Duration, marks ...
 		pid := d.Running(id, marks...)
 		switch {
 		case pid != 0 && !killed && now.Sub(since) >= grace:
-			unix.Kill(pid, unix.SIGKILL)
+			_ = unix.Kill(pid, unix.SIGKILL) // gone already is fine: the lock decides
 			killed = true
 		case pid == 0 && since.IsZero():
 			since = now

@@ -61,7 +61,10 @@ func (o *OCI) api(ctx context.Context) (*core.VirtualNetworkClient, error) {
 			return nil, err
 		}
 		if o.AuthURL != "" {
-			os.Setenv("OCI_SDK_AUTH_CLIENT_REGION_URL", o.AuthURL) // read by the SDK's federation client
+			// read by the SDK's federation client
+			if err := os.Setenv("OCI_SDK_AUTH_CLIENT_REGION_URL", o.AuthURL); err != nil {
+				return nil, fmt.Errorf("oci: auth_url: %w", err)
+			}
 		}
 		cp, err = auth.InstancePrincipalConfigurationWithCerts(common.StringToRegion(strings.TrimSpace(string(region))), cert, nil, key, [][]byte{inter})
 		if err != nil {
