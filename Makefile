@@ -5,11 +5,13 @@ BIN     := bin/floatip
 OCFDIR  ?= /usr/lib/ocf/resource.d/cloudvip
 DESTDIR ?=
 export CGO_ENABLED := 0
+# Checks only, never in go.mod (so the shipped binary never changes for them).
+GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
 # Debian packages the tests, the demo and the benchmarks use.
 DEBS := resource-agents pacemaker-cli-utils pcs crmsh libxml2-utils iproute2 time pacemaker corosync nftables
 
-.PHONY: all deps build lab install uninstall test unit e2e bench bench-failover demo clean
+.PHONY: all deps build lab install uninstall test unit lint e2e bench bench-failover demo clean
 
 all: build
 
@@ -38,7 +40,12 @@ uninstall:
 test: deps install
 	$(GO) vet ./...
 	test -z "$$(gofmt -l cmd internal ocf)" || { gofmt -l cmd internal ocf; exit 1; }
+	$(GO) run $(GOLANGCI_LINT) run --config .ci/golangci.yml ./...
 	$(GO) test -p 1 -count=1 ./...
+
+# golangci-lint v2 with .ci/golangci.yml (also in make test).
+lint:
+	$(GO) run $(GOLANGCI_LINT) run --config .ci/golangci.yml ./...
 
 # Every test that needs no root (no namespaces, no Pacemaker): under a minute.
 unit:

@@ -21,103 +21,144 @@ func benchFailover(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	none, clouds, err := benchConfigs(*only)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
+		return 2
+	}
 	self, _ := os.Executable()
 	t0 := time.Now()
 	say := func(format string, a ...any) {
 		fmt.Printf("%7.1fs  %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
 	}
+	l, err := startLab(lab.Config{Nodes: c.nodes, Token: c.token, Self: self, Log: say})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
+		return 1
+	}
+	defer func() { l.Down(); os.RemoveAll(l.Dir()) }()
+	b := &bench{l: l, say: say, results: map[string][]*lab.Result{}}
+	// floatip and IPaddr2 alternate, run by run; the clouds one after the other.
+	var order []benchRun
+	for i := 0; i < *runs; i++ {
+		for _, cf := range none {
+			order = append(order, benchRun{cf, i})
+		}
+	}
+	for _, cf := range clouds {
+		for i := 0; i < *runs; i++ {
+			order = append(order, benchRun{cf, i})
+		}
+	}
+	for _, r := range order {
+		if err := b.run(r.cf, r.i); err != nil {
+			fmt.Fprintln(os.Stderr, "floatip-lab:", err)
+			return 1
+		}
+	}
+	fmt.Printf("\n%d nodes, corosync token %d ms, monitor 2 s, client request every %v; outage = kill -> first good reply\n\n", c.nodes, c.token, lab.PollEvery)
+	b.summary(none, clouds)
+	return 0
+}
+
+// startLab brings the lab up; Ctrl-C or SIGTERM, even while it comes up,
+// tears down what exists.
+func startLab(cfg lab.Config) (*lab.Lab, error) {
 	var half *lab.Lab
 	onInterrupt(func() {
 		if half != nil {
 			half.Down()
 		}
 	})
-	l, err := lab.Up(lab.Config{Nodes: c.nodes, Token: c.token, Self: self, Log: say, Created: func(l *lab.Lab) { half = l }})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
-		return 1
-	}
-	defer func() { l.Down(); os.RemoveAll(l.Dir()) }()
-	type config struct{ name, agent, provider string }
-	none := []config{{"floatip (none)", "ocf:cloudvip:floatip", "none"}, {"IPaddr2", "ocf:heartbeat:IPaddr2", "none"}}
-	do := []config{{"floatip (digitalocean)", "ocf:cloudvip:floatip", "digitalocean"}, {"floatip (oci)", "ocf:cloudvip:floatip", "oci"},
+	cfg.Created = func(l *lab.Lab) { half = l }
+	return lab.Up(cfg)
+}
+
+// benchConfig is one configuration of bench-failover.
+type benchConfig struct{ name, agent, provider string }
+
+type benchRun struct {
+	cf benchConfig
+	i  int
+}
+
+// benchConfigs picks the configurations --only names: the LAN ones
+// (floatip and IPaddr2, alternated) and the clouds.
+func benchConfigs(only string) (none, clouds []benchConfig, err error) {
+	none = []benchConfig{{"floatip (none)", "ocf:cloudvip:floatip", "none"}, {"IPaddr2", "ocf:heartbeat:IPaddr2", "none"}}
+	clouds = []benchConfig{{"floatip (digitalocean)", "ocf:cloudvip:floatip", "digitalocean"}, {"floatip (oci)", "ocf:cloudvip:floatip", "oci"},
 		{"floatip (linode share)", "ocf:cloudvip:floatip", "linode-share"}, {"floatip (linode assign)", "ocf:cloudvip:floatip", "linode-assign"}}
-	results := map[string][]*lab.Result{}
-	current := ""
-	run := func(cf config, i int) error {
-		if current != cf.name {
-			if current != "" {
-				if err := l.DeleteVIP(); err != nil {
-					return err
-				}
-			}
-			if err := l.CreateResources(cf.agent, cf.provider); err != nil {
-				return err
-			}
-			current = cf.name
-		}
-		// Rotate the victim over the nodes that are not the DC.
-		dc := l.DC(l.Nodes[0])
-		var cands []*lab.Node
-		for _, n := range l.Nodes {
-			if n != dc {
-				cands = append(cands, n)
-			}
-		}
-		target := cands[i%len(cands)]
-		if at, err := l.Locate("vip", nil); err != nil {
-			return err
-		} else if at != target {
-			if err := l.MoveTo("vip", target); err != nil {
-				return err
-			}
-		}
-		res, err := l.Failover("kill", cf.provider, cf.agent, target)
-		if err != nil {
-			return err
-		}
-		results[cf.name] = append(results[cf.name], res)
-		say("%-24s run %2d: killed %s, %s answers after %4.0f ms, %2d requests lost, agent start %v%s",
-			cf.name, i+1, target.Name, res.Survivor.Name, ms(res.Outage), res.Lost, res.Start, problems(res))
-		return nil
-	}
-	switch *only {
+	switch only {
 	case "":
+		return none, clouds, nil
 	case "floatip":
-		none, do = none[:1], nil
+		return none[:1], nil, nil
 	case "ipaddr2":
-		none, do = none[1:], nil
+		return none[1:], nil, nil
 	case "digitalocean":
-		none, do = nil, do[:1]
+		return nil, clouds[:1], nil
 	case "oci":
-		none, do = nil, do[1:2]
+		return nil, clouds[1:2], nil
 	case "linode":
-		none, do = nil, do[2:]
-	default:
-		fmt.Fprintf(os.Stderr, "floatip-lab: --only=%s: use floatip, ipaddr2, digitalocean, oci or linode\n", *only)
-		return 2
+		return nil, clouds[2:], nil
 	}
-	for i := 0; i < *runs; i++ {
-		for _, cf := range none {
-			if err := run(cf, i); err != nil {
-				fmt.Fprintln(os.Stderr, "floatip-lab:", err)
-				return 1
+	return nil, nil, fmt.Errorf("--only=%s: use floatip, ipaddr2, digitalocean, oci or linode", only)
+}
+
+// bench runs failovers in one lab and keeps their results.
+type bench struct {
+	l       *lab.Lab
+	say     func(format string, a ...any)
+	results map[string][]*lab.Result
+	current string // the configuration whose resources exist
+}
+
+// run is failover i of cf: the VIP on a non-DC node (rotating), killed.
+func (b *bench) run(cf benchConfig, i int) error {
+	l := b.l
+	if b.current != cf.name {
+		if b.current != "" {
+			if err := l.DeleteVIP(); err != nil {
+				return err
 			}
 		}
+		if err := l.CreateResources(cf.agent, cf.provider); err != nil {
+			return err
+		}
+		b.current = cf.name
 	}
-	for _, cf := range do {
-		for i := 0; i < *runs; i++ {
-			if err := run(cf, i); err != nil {
-				fmt.Fprintln(os.Stderr, "floatip-lab:", err)
-				return 1
-			}
+	dc := l.DC(l.Nodes[0])
+	var cands []*lab.Node
+	for _, n := range l.Nodes {
+		if n != dc {
+			cands = append(cands, n)
 		}
 	}
-	fmt.Printf("\n%d nodes, corosync token %d ms, monitor 2 s, client request every %v; outage = kill -> first good reply\n\n", c.nodes, c.token, lab.PollEvery)
+	target := cands[i%len(cands)]
+	if at, err := l.Locate("vip", nil); err != nil {
+		return err
+	} else if at != target {
+		if err := l.MoveTo("vip", target); err != nil {
+			return err
+		}
+	}
+	res, err := l.Failover("kill", cf.provider, cf.agent, target)
+	if err != nil {
+		return err
+	}
+	b.results[cf.name] = append(b.results[cf.name], res)
+	b.say("%-24s run %2d: killed %s, %s answers after %4.0f ms, %2d requests lost, agent start %v%s",
+		cf.name, i+1, target.Name, res.Survivor.Name, ms(res.Outage), res.Lost, res.Start, problems(res))
+	return nil
+}
+
+// summary prints the table of outages (median, p95, max), lost requests and
+// agent starts, and the floatip / IPaddr2 ratio when both ran.
+func (b *bench) summary(none, clouds []benchConfig) {
 	fmt.Printf("| configuration | runs | median outage | p95 | max | median requests lost | median agent start |\n|---|---|---|---|---|---|---|\n")
 	med := map[string]time.Duration{}
-	for _, cf := range append(none, do...) {
-		rs := results[cf.name]
+	for _, cf := range append(none, clouds...) {
+		rs := b.results[cf.name]
 		if len(rs) == 0 {
 			continue
 		}
@@ -138,7 +179,6 @@ func benchFailover(args []string) int {
 	if len(none) == 2 {
 		fmt.Printf("\nratio of median outages, floatip / IPaddr2 (provider none): %.3f\n", float64(med[none[0].name])/float64(med[none[1].name]))
 	}
-	return 0
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

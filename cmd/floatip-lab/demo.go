@@ -23,14 +23,7 @@ func demo(args []string) int {
 		fmt.Printf("%7.2fs  %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
 	}
 	say("starting a %d-node Pacemaker + Corosync cluster in namespaces (corosync token %d ms)", c.nodes, c.token)
-	var half *lab.Lab
-	onInterrupt(func() {
-		if half != nil {
-			half.Down()
-		}
-	})
-	l, err := lab.Up(lab.Config{Nodes: c.nodes, Token: c.token, Self: self, ActionTime: 300 * time.Millisecond, Log: say,
-		Created: func(l *lab.Lab) { half = l }})
+	l, err := startLab(lab.Config{Nodes: c.nodes, Token: c.token, Self: self, ActionTime: 300 * time.Millisecond, Log: say})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
 		return 1
@@ -48,27 +41,12 @@ func demo(args []string) int {
 		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
 		return 1
 	}
-	n1 := l.Nodes[0]
-	out, _ := l.X(n1, "crm_mon", "-1")
+	out, _ := l.X(l.Nodes[0], "crm_mon", "-1")
 	fmt.Println(indent(out))
-	victim, err := l.Locate("vip", nil)
+	victim, err := holderNotDC(l, say)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
 		return 1
-	}
-	if dc := l.DC(n1); dc == victim {
-		// Killing the DC adds an election; show the common case.
-		for _, n := range l.Nodes {
-			if n != dc {
-				say("vip runs on the DC %s; moving it to %s first", dc.Name, n.Name)
-				if err := l.MoveTo("vip", n); err != nil {
-					say("%v", err)
-					return 1
-				}
-				victim = n
-				break
-			}
-		}
 	}
 	say("the client polls http://%s:%s/ every %v; hard-killing %s (the node holding the VIP)", lab.VIP(c.provider), lab.WebPort, lab.PollEvery, victim.Name)
 	res, err := l.Failover("kill", c.provider, "floatip", victim)
@@ -79,13 +57,9 @@ func demo(args []string) int {
 	out, _ = l.X(res.Survivor, "crm_mon", "-1")
 	fmt.Printf("after %s came back (stickiness keeps the VIP on %s):\n%s\n", victim.Name, res.Survivor.Name, indent(out))
 	printTimeline(res)
-	if *svg != "" {
-		if err := os.WriteFile(*svg, []byte(lab.Chart(res)), 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, "floatip-lab:", err)
-			return 1
-		}
-		abs, _ := filepath.Abs(*svg)
-		fmt.Printf("chart: %s\n", abs)
+	if err := writeChart(*svg, res); err != nil {
+		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
+		return 1
 	}
 	if len(res.Problems) > 0 {
 		fmt.Println("problems:", strings.Join(res.Problems, "; "))
@@ -93,6 +67,40 @@ func demo(args []string) int {
 	}
 	fmt.Println("tearing the lab down")
 	return 0
+}
+
+// writeChart writes the failover's SVG timeline to path ("": none).
+func writeChart(path string, res *lab.Result) error {
+	if path == "" {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(lab.Chart(res)), 0o644); err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(path)
+	fmt.Printf("chart: %s\n", abs)
+	return nil
+}
+
+// holderNotDC returns the node holding the VIP, moving the VIP off the DC
+// first: killing the DC adds an election, and the demo shows the common
+// case.
+func holderNotDC(l *lab.Lab, say func(string, ...any)) (*lab.Node, error) {
+	victim, err := l.Locate("vip", nil)
+	if err != nil {
+		return nil, err
+	}
+	dc := l.DC(l.Nodes[0])
+	if dc != victim {
+		return victim, nil
+	}
+	for _, n := range l.Nodes {
+		if n != dc {
+			say("vip runs on the DC %s; moving it to %s first", dc.Name, n.Name)
+			return n, l.MoveTo("vip", n)
+		}
+	}
+	return victim, nil
 }
 
 func indent(s string) string {

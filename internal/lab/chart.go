@@ -59,13 +59,23 @@ func Chart(r *Result) string {
 			fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#d33" stroke-width="2"/>`+"\n", x(rep.At), top+2, x(rep.At), top+14)
 		}
 	}
-	// events
+	chartEvents(&b, r, x, H-bottom)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#27c">● %s</text><text x="%d" y="%d" fill="#2a7">● %s</text><text x="%d" y="%d" fill="#d33">| failed request</text>`+"\n",
+		W-330, top-8, r.Victim.Name, W-250, top-8, r.Survivor.Name, W-170, top-8)
+	b.WriteString("</svg>\n")
+	return b.String()
+}
+
+// chartEvents marks the failure, the new membership, the agent's start, the
+// cloud move and the first good reply, from top to bottom.
+func chartEvents(b *strings.Builder, r *Result, x func(time.Time) float64, bottom int) {
+	const top = 40
 	mark := func(t time.Time, label, color string, row int) {
 		if t.IsZero() {
 			return
 		}
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-dasharray="4 3"/>`+"\n", x(t), top, x(t), H-bottom, color)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="%s">%s</text>`+"\n", x(t)+4, top+30+row*16, color, html.EscapeString(label))
+		fmt.Fprintf(b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-dasharray="4 3"/>`+"\n", x(t), top, x(t), bottom, color)
+		fmt.Fprintf(b, `<text x="%.1f" y="%d" fill="%s">%s</text>`+"\n", x(t)+4, top+30+row*16, color, html.EscapeString(label))
 	}
 	mark(r.At, r.Kind+" "+r.Victim.Name, "#d33", 0)
 	mark(r.Membership, "new membership", "#a60", 1)
@@ -74,8 +84,4 @@ func Chart(r *Result) string {
 	}
 	mark(r.CloudMoved, "cloud routes to "+r.Survivor.Name, "#707", 3)
 	mark(r.FirstReply, "first reply from "+r.Survivor.Name, "#2a7", 4)
-	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#27c">● %s</text><text x="%d" y="%d" fill="#2a7">● %s</text><text x="%d" y="%d" fill="#d33">| failed request</text>`+"\n",
-		W-330, top-8, r.Victim.Name, W-250, top-8, r.Survivor.Name, W-170, top-8)
-	b.WriteString("</svg>\n")
-	return b.String()
 }

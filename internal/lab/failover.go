@@ -111,17 +111,7 @@ func (l *Lab) Failover(kind, provider, agent string, victim *Node) (*Result, err
 	}
 	res.At = time.Now()
 	l.Record(fmt.Sprintf("%s %s", kind, victim.Name))
-	switch kind {
-	case "kill":
-		err = l.Kill(victim)
-	case "partition":
-		err = l.LinkDown(victim)
-	case "standby":
-		_, err = l.X(other, "pcs", "node", "standby", victim.Name)
-	default:
-		err = fmt.Errorf("lab: unknown failure %q", kind)
-	}
-	if err != nil {
+	if err := l.fail(kind, victim, other, true); err != nil {
 		return nil, err
 	}
 	first, ok := c.waitFor(res.At, 60*time.Second, func(r Reply) bool { return r.OK && r.Body != victim.Name })
@@ -141,24 +131,9 @@ func (l *Lab) Failover(kind, provider, agent string, victim *Node) (*Result, err
 	time.Sleep(time.Second)
 	l.Settle(res.Survivor, 60*time.Second)
 	l.checkInvariants(res, provider, res.Survivor)
-	res.Started, res.Start = res.Survivor.StartTime("vip", res.At)
-	res.Membership = res.Survivor.MembershipAfter(res.At)
-	for _, e := range l.Events() {
-		if e.At.After(res.At) && strings.HasPrefix(e.What, "cloud routes") && strings.Contains(e.What, "("+res.Survivor.Name+")") {
-			res.CloudMoved = e.At
-			break
-		}
-	}
+	l.timeline(res)
 	// Bring the victim back: no fail-back (stickiness), no duplicate.
-	switch kind {
-	case "kill":
-		err = l.Start(victim)
-	case "partition":
-		err = l.LinkUp(victim)
-	case "standby":
-		_, err = l.X(other, "pcs", "node", "unstandby", victim.Name)
-	}
-	if err != nil {
+	if err := l.fail(kind, victim, other, false); err != nil {
 		return res, err
 	}
 	if err := l.WaitOnline(l.upNodes(), 90*time.Second); err != nil {
@@ -192,6 +167,41 @@ func (l *Lab) Settle(n *Node, d time.Duration) {
 		}
 		if out, err := l.X(n, "crmadmin", "-q", "-S", dc.Name); err != nil || !strings.Contains(out, "S_IDLE") {
 			idle = 0
+		}
+	}
+}
+
+// fail makes victim fail in the given way, or (undo) brings it back.
+func (l *Lab) fail(kind string, victim, other *Node, do bool) error {
+	var err error
+	switch {
+	case kind == "kill" && do:
+		err = l.Kill(victim)
+	case kind == "kill":
+		err = l.Start(victim)
+	case kind == "partition" && do:
+		err = l.LinkDown(victim)
+	case kind == "partition":
+		err = l.LinkUp(victim)
+	case kind == "standby" && do:
+		_, err = l.X(other, "pcs", "node", "standby", victim.Name)
+	case kind == "standby":
+		_, err = l.X(other, "pcs", "node", "unstandby", victim.Name)
+	default:
+		err = fmt.Errorf("lab: unknown failure %q", kind)
+	}
+	return err
+}
+
+// timeline fills in when the survivor's start ran, the new membership
+// formed and the cloud moved the address, from the logs and the events.
+func (l *Lab) timeline(res *Result) {
+	res.Started, res.Start = res.Survivor.StartTime("vip", res.At)
+	res.Membership = res.Survivor.MembershipAfter(res.At)
+	for _, e := range l.Events() {
+		if e.At.After(res.At) && strings.HasPrefix(e.What, "cloud routes") && strings.Contains(e.What, "("+res.Survivor.Name+")") {
+			res.CloudMoved = e.At
+			break
 		}
 	}
 }

@@ -227,9 +227,9 @@ func (l *Lab) network() error {
 	return nil
 }
 
-// cloud serves the fake DigitalOcean API and metadata service from the
-// cloud namespace and routes the reserved IP to the holder's anchor (DNAT).
-func (l *Lab) cloud() error {
+// digitalOcean: every node is a droplet; when the fake completes an
+// assign, an nftables DNAT moves the reserved IP to the holder's anchor.
+func (l *Lab) digitalOcean() *dofake.Fake {
 	f := dofake.New(DOToken)
 	f.ActionTime = l.cfg.ActionTime
 	f.PerMinute, f.PerHour = 250, 5000
@@ -247,9 +247,12 @@ func (l *Lab) cloud() error {
 		}
 		l.Record(fmt.Sprintf("cloud routes %s to %s", ip, l.DropletName(droplet)))
 	}
-	l.Fake = f
-	// OCI: every node is an instance whose primary VNIC has its eth0 MAC,
-	// in the LAN's subnet.
+	return f
+}
+
+// oci: every node is an instance whose primary VNIC has its eth0 MAC, in
+// the LAN's subnet.
+func (l *Lab) oci() (*ocifake.Fake, error) {
 	o := ocifake.New(OCITenancy, "xx-lab-1")
 	sub := o.AddSubnet("10.250.0.0/24", "")
 	l.vnics = map[string]*Node{}
@@ -257,7 +260,7 @@ func (l *Lab) cloud() error {
 		out, err := exec.Command("ip", "-n", n.NS, "-o", "link", "show", "dev", "eth0").Output()
 		m := macRe.FindSubmatch(out)
 		if err != nil || m == nil {
-			return fmt.Errorf("lab: MAC of %s: %v", n.Name, err)
+			return nil, fmt.Errorf("lab: MAC of %s: %v", n.Name, err)
 		}
 		_, v := o.AddInstance(n.Addr, sub, n.Addr, string(m[1]))
 		l.vnics[v.ID] = n
@@ -265,10 +268,13 @@ func (l *Lab) cloud() error {
 	o.OnMove = func(ip netip.Addr, vnic string) {
 		l.Record(fmt.Sprintf("cloud routes %s to VNIC of (%s)", ip, nodeName(l.vnics[vnic])))
 	}
-	l.OCI = o
-	// Linode: node i is Linode 301+i owning its own address; Linode 399
-	// owns the VIPs (and one more address, so it keeps one when a VIP is
-	// assigned away).
+	return o, nil
+}
+
+// linode: node i is Linode 301+i owning its own address; Linode 399 owns
+// the VIPs (and one more address, so it keeps one when a VIP is assigned
+// away).
+func (l *Lab) linode() *linodefake.Fake {
 	lf := linodefake.New(LinodeToken)
 	lf.AssignDelay = l.cfg.ActionTime
 	for i, n := range l.Nodes {
@@ -282,10 +288,22 @@ func (l *Lab) cloud() error {
 		}
 		l.Record(fmt.Sprintf("cloud routes %s to (%s)", ip, name))
 	}
-	l.Linode = lf
+	return lf
+}
+
+// cloud serves the three fake clouds (APIs, metadata services, OCI's token
+// service) from the cloud namespace on RouterLAN:80.
+func (l *Lab) cloud() error {
+	l.Fake = l.digitalOcean()
+	var err error
+	if l.OCI, err = l.oci(); err != nil {
+		return err
+	}
+	l.Linode = l.linode()
 	if err := os.WriteFile(filepath.Join(l.cfg.Dir, "linode.token"), []byte(LinodeToken+"\n"), 0o600); err != nil {
 		return err
 	}
+	f, o, lf := l.Fake, l.OCI, l.Linode
 	mux := http.NewServeMux()
 	mux.Handle("/v4/", lf)
 	mux.Handle("/v1/", lf)

@@ -20,28 +20,8 @@ func NodeInit(name, dir string) error {
 	if err := unix.Sethostname([]byte(name)); err != nil {
 		return fmt.Errorf("hostname: %w", err)
 	}
-	// Private /run: corosync's pid file, /run/crm and /run/resource-agents
-	// (floatip's claim records) must be per node. Private /dev/shm: libqb's
-	// ring buffers.
-	mounts := []struct{ src, dst, fstype, data string }{
-		{"tmpfs", "/run", "tmpfs", "mode=0755"},
-		{"tmpfs", "/dev/shm", "tmpfs", "mode=1777"},
-		{"sysfs", "/sys", "sysfs", ""},
-	}
-	for _, m := range mounts {
-		if err := unix.Mount(m.src, m.dst, m.fstype, 0, m.data); err != nil {
-			return fmt.Errorf("mount %s: %w", m.dst, err)
-		}
-	}
-	for _, d := range []string{"/run/lock", "/run/resource-agents"} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-	}
-	for _, d := range nodeDirs {
-		if err := unix.Mount(filepath.Join(dir, d), d, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("bind %s: %w", d, err)
-		}
+	if err := nodeMounts(dir); err != nil {
+		return err
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, unix.SIGTERM, unix.SIGINT)
@@ -103,3 +83,31 @@ func waitGone(pid int, d time.Duration) {
 
 // nodeDirs are bind-mounted from the node's directory in the lab.
 var nodeDirs = []string{"/etc/corosync", "/var/lib/corosync", "/var/log/corosync", "/var/lib/pacemaker", "/var/log/pacemaker"}
+
+// nodeMounts gives the node a private /run (corosync's pid file, /run/crm
+// and /run/resource-agents with floatip's claim records must be per node),
+// /dev/shm (libqb's ring buffers) and /sys, and binds its own Corosync and
+// Pacemaker state directories from dir.
+func nodeMounts(dir string) error {
+	mounts := []struct{ src, dst, fstype, data string }{
+		{"tmpfs", "/run", "tmpfs", "mode=0755"},
+		{"tmpfs", "/dev/shm", "tmpfs", "mode=1777"},
+		{"sysfs", "/sys", "sysfs", ""},
+	}
+	for _, m := range mounts {
+		if err := unix.Mount(m.src, m.dst, m.fstype, 0, m.data); err != nil {
+			return fmt.Errorf("mount %s: %w", m.dst, err)
+		}
+	}
+	for _, d := range []string{"/run/lock", "/run/resource-agents"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	for _, d := range nodeDirs {
+		if err := unix.Mount(filepath.Join(dir, d), d, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", d, err)
+		}
+	}
+	return nil
+}

@@ -30,46 +30,9 @@ func (o *OCI) api(ctx context.Context) (*core.VirtualNetworkClient, error) {
 	if o.client != nil {
 		return o.client, nil
 	}
-	var cp common.ConfigurationProvider
-	switch o.Auth {
-	case "config_file":
-		if _, err := os.Stat(o.Config); errors.Is(err, fs.ErrNotExist) {
-			return nil, ocf.Errorf(ocf.ErrInstalled, "oci: oci_config %s does not exist; write the OCI config for root there or use oci_auth=instance_principal", o.Config)
-		} else if err != nil {
-			return nil, ocf.Errorf(ocf.ErrPerm, "oci: oci_config %s: %w", o.Config, err)
-		}
-		cp = common.CustomProfileConfigProvider(o.Config, o.Profile)
-	default:
-		if cached := o.cachedSession(); cached != nil {
-			cp, o.cached = cached, true
-			break
-		}
-		region, err := o.imds(ctx, "instance/region")
-		if err != nil {
-			return nil, err
-		}
-		cert, err := o.imds(ctx, "identity/cert.pem")
-		if err != nil {
-			return nil, err
-		}
-		key, err := o.imds(ctx, "identity/key.pem")
-		if err != nil {
-			return nil, err
-		}
-		inter, err := o.imds(ctx, "identity/intermediate.pem")
-		if err != nil {
-			return nil, err
-		}
-		if o.AuthURL != "" {
-			// read by the SDK's federation client
-			if err := os.Setenv("OCI_SDK_AUTH_CLIENT_REGION_URL", o.AuthURL); err != nil {
-				return nil, fmt.Errorf("oci: auth_url: %w", err)
-			}
-		}
-		cp, err = auth.InstancePrincipalConfigurationWithCerts(common.StringToRegion(strings.TrimSpace(string(region))), cert, nil, key, [][]byte{inter})
-		if err != nil {
-			return nil, fmt.Errorf("oci: instance principal certificates: %w", err)
-		}
+	cp, err := o.credentials(ctx)
+	if err != nil {
+		return nil, err
 	}
 	type built struct {
 		c   core.VirtualNetworkClient
@@ -108,6 +71,45 @@ func (o *OCI) api(ctx context.Context) (*core.VirtualNetworkClient, error) {
 	c.Configuration.RetryPolicy = nil
 	o.client = &c
 	return o.client, nil
+}
+
+// credentials is the configuration the client signs with: the config file,
+// the instance-principal session cached for this boot, or the instance's
+// certificates from the metadata service, read within ctx (the SDK's own
+// lookup retries for minutes).
+func (o *OCI) credentials(ctx context.Context) (common.ConfigurationProvider, error) {
+	if o.Auth == "config_file" {
+		if _, err := os.Stat(o.Config); errors.Is(err, fs.ErrNotExist) {
+			return nil, ocf.Errorf(ocf.ErrInstalled, "oci: oci_config %s does not exist; write the OCI config for root there or use oci_auth=instance_principal", o.Config)
+		} else if err != nil {
+			return nil, ocf.Errorf(ocf.ErrPerm, "oci: oci_config %s: %w", o.Config, err)
+		}
+		return common.CustomProfileConfigProvider(o.Config, o.Profile), nil
+	}
+	if cached := o.cachedSession(); cached != nil {
+		o.cached = true
+		return cached, nil
+	}
+	var got [4][]byte // region, certificate, key, intermediate
+	for i, path := range []string{"instance/region", "identity/cert.pem", "identity/key.pem", "identity/intermediate.pem"} {
+		b, err := o.imds(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		got[i] = b
+	}
+	if o.AuthURL != "" {
+		// read by the SDK's federation client
+		if err := os.Setenv("OCI_SDK_AUTH_CLIENT_REGION_URL", o.AuthURL); err != nil {
+			return nil, fmt.Errorf("oci: auth_url: %w", err)
+		}
+	}
+	region := common.StringToRegion(strings.TrimSpace(string(got[0])))
+	cp, err := auth.InstancePrincipalConfigurationWithCerts(region, got[1], nil, got[2], [][]byte{got[3]})
+	if err != nil {
+		return nil, fmt.Errorf("oci: instance principal certificates: %w", err)
+	}
+	return cp, nil
 }
 
 // apiErr cuts the SDK's service error (several lines with troubleshooting
