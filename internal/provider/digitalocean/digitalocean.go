@@ -120,6 +120,17 @@ func (d *DO) api() (*godo.Client, error) {
 	return c, nil
 }
 
+// prepare is what every call needs: the client (the token read) and this
+// droplet's id.
+func (d *DO) prepare(ctx context.Context) (*godo.Client, int, error) {
+	c, err := d.api()
+	if err != nil {
+		return nil, 0, err
+	}
+	me, err := d.droplet(ctx)
+	return c, me, err
+}
+
 // droplet returns this droplet's id: the parameter, the id cached for this
 // boot, or the metadata service's answer.
 func (d *DO) droplet(ctx context.Context) (int, error) {
@@ -208,11 +219,7 @@ func (d *DO) holder(ctx context.Context, c *godo.Client, ip netip.Addr) (int, er
 
 // Claim assigns ip to this droplet and waits for the action to complete.
 func (d *DO) Claim(ctx context.Context, ip netip.Addr) error {
-	c, err := d.api()
-	if err != nil {
-		return err
-	}
-	me, err := d.droplet(ctx)
+	c, me, err := d.prepare(ctx)
 	if err != nil {
 		return err
 	}
@@ -324,11 +331,7 @@ func (d *DO) waitHolder(ctx context.Context, c *godo.Client, ip netip.Addr, me i
 
 // Check asks the API who holds ip.
 func (d *DO) Check(ctx context.Context, ip netip.Addr) (provider.Holder, error) {
-	c, err := d.api()
-	if err != nil {
-		return provider.Holder{}, err
-	}
-	me, err := d.droplet(ctx)
+	c, me, err := d.prepare(ctx)
 	if err != nil {
 		return provider.Holder{}, err
 	}
@@ -341,11 +344,8 @@ func (d *DO) Check(ctx context.Context, ip netip.Addr) (provider.Holder, error) 
 
 // Validate reads the token, finds the droplet and looks the IP up.
 func (d *DO) Validate(ctx context.Context, ip netip.Addr) error {
-	c, err := d.api()
+	c, _, err := d.prepare(ctx)
 	if err != nil {
-		return err
-	}
-	if _, err := d.droplet(ctx); err != nil {
 		return err
 	}
 	_, err = d.holder(ctx, c, ip)

@@ -60,16 +60,7 @@ func tokenFile(t *testing.T, content string, mode os.FileMode) string {
 
 func openDO(t *testing.T, url string, l *logs, extra map[string]string) provider.Provider {
 	t.Helper()
-	params := map[string]string{"api_url": url, "metadata_url": url, "token_file": tokenFile(t, token+"\n", 0o600)}
-	for k, v := range extra {
-		params[k] = v
-	}
-	spec := Spec
-	p, err := spec.Open(providertest.Get(params), provider.Env{Log: l, Cache: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return providertest.Open(t, Spec, map[string]string{"api_url": url, "metadata_url": url, "token_file": tokenFile(t, token+"\n", 0o600)}, extra, "", l)
 }
 
 func TestClaimMoves(t *testing.T) {

@@ -128,6 +128,17 @@ func (quiet) Errorf(string, ...any) {}
 func (quiet) Warnf(string, ...any)  {}
 func (quiet) Debugf(string, ...any) {}
 
+// prepare is what every call needs: the client (the token read), this
+// Linode's id and its region.
+func (l *Linode) prepare(ctx context.Context) (*linodego.Client, int, string, error) {
+	c, err := l.api()
+	if err != nil {
+		return nil, 0, "", err
+	}
+	me, region, err := l.identity(ctx)
+	return c, me, region, err
+}
+
 // identity returns this Linode's id and region: the parameter, the values
 // kept for this boot, or the metadata service (PUT /v1/token, GET
 // /v1/instance).
@@ -246,11 +257,7 @@ func (l *Linode) Claim(ctx context.Context, ip netip.Addr) error {
 	if !ip.Is4() {
 		return ocf.Errorf(ocf.ErrConfigured, "linode: ip=%s: only IPv4 is supported", ip)
 	}
-	c, err := l.api()
-	if err != nil {
-		return err
-	}
-	me, region, err := l.identity(ctx)
+	c, me, region, err := l.prepare(ctx)
 	if err != nil {
 		return err
 	}
@@ -336,11 +343,7 @@ func (l *Linode) share(ctx context.Context, c *linodego.Client, me int, s string
 // Check: share mode, is ip still shared with (or owned by) us; assign
 // mode, who owns it.
 func (l *Linode) Check(ctx context.Context, ip netip.Addr) (provider.Holder, error) {
-	c, err := l.api()
-	if err != nil {
-		return provider.Holder{}, err
-	}
-	me, _, err := l.identity(ctx)
+	c, me, _, err := l.prepare(ctx)
 	if err != nil {
 		return provider.Holder{}, err
 	}
@@ -378,11 +381,7 @@ func (l *Linode) Validate(ctx context.Context, ip netip.Addr) error {
 	if !ip.Is4() {
 		return ocf.Errorf(ocf.ErrConfigured, "linode: ip=%s: only IPv4 is supported", ip)
 	}
-	c, err := l.api()
-	if err != nil {
-		return err
-	}
-	me, _, err := l.identity(ctx)
+	c, me, _, err := l.prepare(ctx)
 	if err != nil {
 		return err
 	}

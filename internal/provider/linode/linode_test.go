@@ -55,15 +55,7 @@ func openIn(t *testing.T, url, cache string, extra map[string]string) provider.P
 	t.Helper()
 	tf := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tf, []byte(token), 0o600)
-	params := map[string]string{"api_url": url, "metadata_url": url, "token_file": tf}
-	for k, v := range extra {
-		params[k] = v
-	}
-	p, err := Spec.Open(providertest.Get(params), provider.Env{Log: &logs{}, Cache: cache})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return providertest.Open(t, Spec, map[string]string{"api_url": url, "metadata_url": url, "token_file": tf}, extra, cache, nil)
 }
 
 func TestShareMergesAndIsIdempotent(t *testing.T) {

@@ -238,15 +238,7 @@ func (o *OCI) subnetOf(ctx context.Context, c *core.VirtualNetworkClient, vnic s
 // there, UpdatePrivateIp when another VNIC in the subnet has it,
 // CreatePrivateIp when nobody does.
 func (o *OCI) claim(ctx context.Context, ip netip.Addr) error {
-	vnic, err := o.vnicID(ctx, ip)
-	if err != nil {
-		return err
-	}
-	c, err := o.api(ctx)
-	if err != nil {
-		return err
-	}
-	subnet, err := o.subnetOf(ctx, c, vnic)
+	c, vnic, subnet, err := o.prepare(ctx, ip)
 	if err != nil {
 		return err
 	}
@@ -301,6 +293,19 @@ func (o *OCI) claim(ctx context.Context, ip netip.Addr) error {
 	return nil
 }
 
+// prepare is what every call needs: the VNIC for ip, the authenticated
+// client and the VNIC's subnet.
+func (o *OCI) prepare(ctx context.Context, ip netip.Addr) (c *core.VirtualNetworkClient, vnic, subnet string, err error) {
+	if vnic, err = o.vnicID(ctx, ip); err != nil {
+		return nil, "", "", err
+	}
+	if c, err = o.api(ctx); err != nil {
+		return nil, "", "", err
+	}
+	subnet, err = o.subnetOf(ctx, c, vnic)
+	return c, vnic, subnet, err
+}
+
 // write moves ip to vnic: UpdatePrivateIp/UpdateIpv6 when cur exists,
 // CreatePrivateIp/CreateIpv6 when nobody has it.
 func (o *OCI) write(ctx context.Context, c *core.VirtualNetworkClient, ip netip.Addr, vnic string, cur *addr) error {
@@ -321,15 +326,7 @@ func (o *OCI) write(ctx context.Context, c *core.VirtualNetworkClient, ip netip.
 
 // Check asks which VNIC holds ip.
 func (o *OCI) check(ctx context.Context, ip netip.Addr) (provider.Holder, error) {
-	vnic, err := o.vnicID(ctx, ip)
-	if err != nil {
-		return provider.Holder{}, err
-	}
-	c, err := o.api(ctx)
-	if err != nil {
-		return provider.Holder{}, err
-	}
-	subnet, err := o.subnetOf(ctx, c, vnic)
+	c, vnic, subnet, err := o.prepare(ctx, ip)
 	if err != nil {
 		return provider.Holder{}, err
 	}
@@ -346,15 +343,7 @@ func (o *OCI) check(ctx context.Context, ip netip.Addr) (provider.Holder, error)
 
 // Validate finds the VNIC, authenticates and reads the VNIC's subnet.
 func (o *OCI) validate(ctx context.Context, ip netip.Addr) error {
-	vnic, err := o.vnicID(ctx, ip)
-	if err != nil {
-		return err
-	}
-	c, err := o.api(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = o.subnetOf(ctx, c, vnic)
+	_, _, _, err := o.prepare(ctx, ip)
 	return err
 }
 

@@ -63,15 +63,7 @@ func (w *world) open(t *testing.T, extra map[string]string) provider.Provider {
 // openIn opens the provider with cache as its per-boot state directory.
 func (w *world) openIn(t *testing.T, cache string, extra map[string]string) provider.Provider {
 	t.Helper()
-	params := map[string]string{"api_url": w.url, "metadata_url": w.url, "auth_url": w.url}
-	for k, v := range extra {
-		params[k] = v
-	}
-	p, err := Spec.Open(providertest.Get(params), provider.Env{Log: &logs{}, Cache: cache})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return providertest.Open(t, Spec, map[string]string{"api_url": w.url, "metadata_url": w.url, "auth_url": w.url}, extra, cache, nil)
 }
 
 func TestInstancePrincipalMoves(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudvip/floatip/internal/fakecloud"
+	"github.com/cloudvip/floatip/internal/provider"
 	"github.com/cloudvip/floatip/ocf"
 )
 
@@ -110,4 +111,28 @@ func run(t *testing.T, op Op, d time.Duration) (err error) {
 		}
 	}()
 	return op(Deadline(t, d))
+}
+
+// Open opens spec's provider as the agent would: params (base, then extra
+// on top) as its parameters, cache as its per-boot state directory ("" for
+// a fresh one) and log (nil for a fresh one) as its logger.
+func Open(t *testing.T, spec *provider.Spec, base, extra map[string]string, cache string, log provider.Logger) provider.Provider {
+	t.Helper()
+	params := map[string]string{}
+	for _, m := range []map[string]string{base, extra} {
+		for k, v := range m {
+			params[k] = v
+		}
+	}
+	if cache == "" {
+		cache = t.TempDir()
+	}
+	if log == nil {
+		log = &Log{}
+	}
+	p, err := spec.Open(Get(params), provider.Env{Log: log, Cache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
