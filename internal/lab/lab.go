@@ -183,16 +183,26 @@ func (l *Lab) addNS(name string) error {
 }
 
 func (l *Lab) network() error {
-	for _, ns := range []string{l.Cloud, l.Client} {
-		if err := l.addNS(ns); err != nil {
-			return err
-		}
+	var names []string
+	for i := 1; i <= l.cfg.Nodes; i++ {
+		n := &Node{Name: fmt.Sprintf("n%d", i), NS: fmt.Sprintf("fln%s-%d", l.ID, i), Addr: fmt.Sprintf("10.250.0.%d", 10+i),
+			Dir: filepath.Join(l.cfg.Dir, fmt.Sprintf("n%d", i))}
+		l.Nodes = append(l.Nodes, n)
+		names = append(names, n.NS)
+	}
+	// The LAN: the cloud namespace's bridge and a veth into it per node
+	// (addresses come with each node's Start, as a reboot resets them).
+	made, err := nstest.BuildLAN(l.Cloud, names)
+	l.owned = append(l.owned, made...)
+	if err != nil {
+		return err
+	}
+	if err := l.addNS(l.Client); err != nil {
+		return err
 	}
 	c, k := l.Cloud, l.Client
 	for _, cmd := range [][]string{
-		{"ip", "-n", c, "link", "add", "br0", "type", "bridge"},
 		{"ip", "-n", c, "addr", "add", RouterLAN + "/24", "dev", "br0"},
-		{"ip", "-n", c, "link", "set", "br0", "up"},
 		{"ip", "-n", c, "link", "add", "wan0", "type", "veth", "peer", "name", "eth0", "netns", k},
 		{"ip", "-n", c, "addr", "add", RouterWAN + "/24", "dev", "wan0"},
 		{"ip", "-n", c, "link", "set", "wan0", "up"},
@@ -205,23 +215,6 @@ func (l *Lab) network() error {
 	} {
 		if err := sh(cmd...); err != nil {
 			return err
-		}
-	}
-	for i := 1; i <= l.cfg.Nodes; i++ {
-		n := &Node{Name: fmt.Sprintf("n%d", i), NS: fmt.Sprintf("fln%s-%d", l.ID, i), Addr: fmt.Sprintf("10.250.0.%d", 10+i),
-			Dir: filepath.Join(l.cfg.Dir, fmt.Sprintf("n%d", i))}
-		l.Nodes = append(l.Nodes, n)
-		if err := l.addNS(n.NS); err != nil {
-			return err
-		}
-		port := fmt.Sprintf("p%d", i)
-		for _, cmd := range [][]string{
-			{"ip", "-n", c, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", n.NS},
-			{"ip", "-n", c, "link", "set", port, "master", "br0", "up"},
-		} {
-			if err := sh(cmd...); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

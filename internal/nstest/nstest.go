@@ -317,27 +317,71 @@ func NewLAN(t testing.TB, n int) *LAN {
 	RequireRoot(t)
 	id := fmt.Sprintf("%d%d", os.Getpid()%100000, counter.Add(1))
 	l := &LAN{Cloud: "fipc" + id, NodeIf: "eth0"}
-	Run(t, "ip", "netns", "add", l.Cloud)
-	t.Cleanup(func() { delNS(l.Cloud) })
-	Run(t, "ip", "-n", l.Cloud, "link", "set", "lo", "up")
-	Run(t, "ip", "-n", l.Cloud, "link", "add", "br0", "type", "bridge")
+	for i := 0; i < n; i++ {
+		l.Nodes = append(l.Nodes, fmt.Sprintf("fipn%s-%d", id, i))
+	}
+	made, err := BuildLAN(l.Cloud, l.Nodes)
+	t.Cleanup(func() {
+		for i := len(made) - 1; i >= 0; i-- {
+			delNS(made[i])
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	Run(t, "ip", "-n", l.Cloud, "addr", "add", CloudAddr+"/24", "dev", "br0")
 	Run(t, "ip", "-n", l.Cloud, "addr", "add", "2001:db8:250::100/64", "dev", "br0", "nodad")
-	Run(t, "ip", "-n", l.Cloud, "link", "set", "br0", "up")
-	for i := 0; i < n; i++ {
-		ns := fmt.Sprintf("fipn%s-%d", id, i)
-		l.Nodes = append(l.Nodes, ns)
-		Run(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { delNS(ns) })
-		port := fmt.Sprintf("p%d", i)
-		Run(t, "ip", "link", "add", l.NodeIf, "netns", ns, "type", "veth", "peer", "name", port, "netns", l.Cloud)
-		Run(t, "ip", "-n", l.Cloud, "link", "set", port, "master", "br0", "up")
-		Run(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	for i, ns := range l.Nodes {
 		Run(t, "ip", "-n", ns, "addr", "add", fmt.Sprintf("10.250.0.%d/24", i+1), "dev", l.NodeIf)
 		Run(t, "ip", "-n", ns, "addr", "add", fmt.Sprintf("2001:db8:250::%d/64", i+1), "dev", l.NodeIf, "nodad")
-		Run(t, "ip", "-n", ns, "link", "set", l.NodeIf, "up")
 	}
 	return l
+}
+
+// BuildLAN makes namespace cloud with bridge br0 and one namespace per
+// name in nodes, each attached to the bridge by a veth pair (eth0 in the
+// node, p<i> on the bridge), everything up, no addresses. It returns the
+// namespaces it made, in order, also when it fails part way, so the caller
+// can delete them. The tests' NewLAN and the cluster lab both build on it.
+func BuildLAN(cloud string, nodes []string) (made []string, err error) {
+	run := func(args ...string) error {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+		}
+		return nil
+	}
+	addNS := func(ns string) error {
+		if err := run("ip", "netns", "add", ns); err != nil {
+			return err
+		}
+		made = append(made, ns)
+		return run("ip", "-n", ns, "link", "set", "lo", "up")
+	}
+	if err := addNS(cloud); err != nil {
+		return made, err
+	}
+	if err := run("ip", "-n", cloud, "link", "add", "br0", "type", "bridge"); err != nil {
+		return made, err
+	}
+	if err := run("ip", "-n", cloud, "link", "set", "br0", "up"); err != nil {
+		return made, err
+	}
+	for i, ns := range nodes {
+		if err := addNS(ns); err != nil {
+			return made, err
+		}
+		port := fmt.Sprintf("p%d", i)
+		for _, cmd := range [][]string{
+			{"ip", "link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", port, "netns", cloud},
+			{"ip", "-n", cloud, "link", "set", port, "master", "br0", "up"},
+			{"ip", "-n", ns, "link", "set", "eth0", "up"},
+		} {
+			if err := run(cmd...); err != nil {
+				return made, err
+			}
+		}
+	}
+	return made, nil
 }
 
 // Serve runs h as an HTTP server inside the cloud namespace on
