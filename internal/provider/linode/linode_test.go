@@ -25,7 +25,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-type logs = providertest.Log
 
 var dl = providertest.Deadline
 
