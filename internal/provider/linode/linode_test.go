@@ -25,7 +25,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-
 var dl = providertest.Deadline
 
 // world: Linode 101 (us, from 127.0.0.1) owns 198.51.100.1; 102 owns
