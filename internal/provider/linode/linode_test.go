@@ -123,38 +123,23 @@ func TestAssignWaitsUntilListed(t *testing.T) {
 	}
 }
 
-func TestFaults(t *testing.T) {
+// The conformance suite covers the fault classes; here, what Linode's
+// errors must say: the fix, and never the token.
+func TestErrorsSayTheFix(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
 		fault  linodefake.Fault
-		budget time.Duration
 		status ocf.Status
 		reason string
 	}{
-		{"429 honours Retry-After", linodefake.Fault{Method: "POST", Status: 429, RetryAfter: 1, Times: 1}, 5 * time.Second, ocf.Success, ""},
-		{"429 beyond the deadline", linodefake.Fault{Method: "POST", Status: 429, RetryAfter: 60}, 2 * time.Second, ocf.ErrGeneric, "429"},
-		{"503 then success", linodefake.Fault{Path: "/v4/", Status: 503, Times: 2}, 5 * time.Second, ocf.Success, ""},
-		{"reset then success", linodefake.Fault{Path: "/v4/", Reset: true, Times: 1}, 5 * time.Second, ocf.Success, ""},
-		{"timeout", linodefake.Fault{Method: "POST", Delay: 10 * time.Second}, time.Second, ocf.ErrGeneric, "deadline"},
-		{"401", linodefake.Fault{Path: "/v4/", Status: 401}, 5 * time.Second, ocf.ErrPerm, "refused the token"},
-		{"metadata down", linodefake.Fault{Path: "/v1/", Status: 500}, time.Second, ocf.ErrGeneric, "set linode_id"},
+		{linodefake.Fault{Path: "/v4/", Status: 401}, ocf.ErrPerm, "refused the token"},
+		{linodefake.Fault{Path: "/v1/", Status: 500}, ocf.ErrGeneric, "set linode_id"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f, url := world(t)
-			f.Inject(tc.fault)
-			p := openL(t, url, nil)
-			t0 := time.Now()
-			err := p.Claim(dl(t, tc.budget), netip.MustParseAddr("198.51.100.10"))
-			if ocf.StatusOf(err) != tc.status || (err != nil && !strings.Contains(err.Error(), tc.reason)) {
-				t.Fatalf("%v (%v), want %v with %q", err, ocf.StatusOf(err), tc.status, tc.reason)
-			}
-			if time.Since(t0) > tc.budget+time.Second {
-				t.Fatalf("took %v", time.Since(t0))
-			}
-			if err != nil && strings.Contains(err.Error(), token) {
-				t.Fatal("token in an error")
-			}
-		})
+		f, url := world(t)
+		f.Inject(tc.fault)
+		err := openL(t, url, nil).Claim(dl(t, time.Second), netip.MustParseAddr("198.51.100.10"))
+		if ocf.StatusOf(err) != tc.status || !strings.Contains(err.Error(), tc.reason) || strings.Contains(err.Error(), token) {
+			t.Errorf("%d on %s: %v (%v), want %v saying %q, without the token", tc.fault.Status, tc.fault.Path, err, ocf.StatusOf(err), tc.status, tc.reason)
+		}
 	}
 }
 
