@@ -19,13 +19,14 @@ import (
 type fakeNet struct {
 	mu     sync.Mutex
 	links  map[string]*netvip.Link
+	macs   map[string]string // MAC -> link name (links keep MAC nil: no frames)
 	routes map[netip.Prefix]string // on-link prefix -> link name
 	addrs  []netvip.Addr
 	closed int
 }
 
 func newFakeNet() *fakeNet {
-	n := &fakeNet{links: map[string]*netvip.Link{}, routes: map[netip.Prefix]string{}}
+	n := &fakeNet{links: map[string]*netvip.Link{}, routes: map[netip.Prefix]string{}, macs: map[string]string{}}
 	n.link("lo", "")
 	return n
 }
@@ -62,6 +63,9 @@ func (n *fakeNet) LinkByName(name string) (netvip.Link, error) {
 }
 
 func (n *fakeNet) LinkByMAC(mac net.HardwareAddr) (netvip.Link, error) {
+	if name, ok := n.macs[mac.String()]; ok {
+		return *n.links[name], nil
+	}
 	return netvip.Link{}, fmt.Errorf("MAC %s: %w", mac, netvip.ErrNoLink)
 }
 

@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
@@ -12,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudvip/floatip/internal/fakecloud"
 	"github.com/cloudvip/floatip/internal/fakecloud/dofake"
+	"github.com/cloudvip/floatip/internal/fakecloud/linodefake"
+	"github.com/cloudvip/floatip/internal/fakecloud/ocifake"
 	"github.com/cloudvip/floatip/internal/netvip"
 	"github.com/cloudvip/floatip/internal/provider"
 	"github.com/cloudvip/floatip/internal/provider/all"
@@ -129,102 +133,214 @@ func TestRunLAN(t *testing.T) {
 	})
 }
 
-// DigitalOcean in process against its fake: the claim record, the cached
-// depth-10 check (one request per interval), another holder named, and the
-// failure classes of interfaces.md.
-func TestRunDigitalOcean(t *testing.T) {
+// cloud is one provider's fake prepared for the in-process agent tests.
+type cloud struct {
+	params map[string]string // provider parameters pointing at the fake
+	ip     string            // routed to another instance at first
+	bound  string            // what start binds ("" where nothing is)
+	fake   interface {
+		Inject(fakecloud.Fault)
+		ClearFaults()
+		Count(string) int
+		ResetCounts()
+	}
+	checks   string          // the request prefix of a depth-10 check
+	moveAway func()          // the cloud routes ip elsewhere ("by hand")
+	other    string          // how a depth-10 monitor names the holder then
+	unknown  string          // an address the account does not have ("": none)
+	refused  fakecloud.Fault // credentials refused
+	api      string          // path prefix of the API
+	meta     string          // path prefix of the metadata service
+}
+
+func serve(t *testing.T, h http.Handler) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func tokenFile(t *testing.T, tok string) string {
+	p := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(p, []byte(tok), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func digitalOceanCloud(t *testing.T) cloud {
 	f := dofake.New("tok")
+	t.Cleanup(f.Close)
 	f.AddDroplet(101, "127.0.0.1")
 	f.AddDroplet(102, "")
 	f.AddIP("203.0.113.10", "fra1", 102)
-	f.AddIP("2001:db8:10::1", "fra1", 102)
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	t.Cleanup(f.Close)
-	tok := filepath.Join(t.TempDir(), "do.token")
-	os.WriteFile(tok, []byte("tok"), 0o600)
-	params := func(ip string) map[string]string {
-		return map[string]string{"ip": ip, "provider": "digitalocean", "api_url": srv.URL, "metadata_url": srv.URL, "token_file": tok}
-	}
+	url := serve(t, f)
+	return cloud{params: map[string]string{"provider": "digitalocean", "api_url": url, "metadata_url": url, "token_file": tokenFile(t, "tok")},
+		ip: "203.0.113.10", fake: f, checks: "GET /v2/reserved_ips/",
+		moveAway: func() { f.AddIP("203.0.113.10", "fra1", 102) }, other: "taken by droplet 102",
+		unknown: "203.0.113.99", refused: fakecloud.Fault{Path: "/v2/", Status: 401}, api: "/v2/", meta: "/metadata/"}
+}
 
-	n := newNode(t, params("203.0.113.10"))
+func ociCloud(t *testing.T) cloud {
+	f := ocifake.New("ocid1.tenancy.oc1..fake", "xx-fake-1")
+	t.Cleanup(f.Close)
+	sub := f.AddSubnet("10.250.0.0/24", "")
+	_, a := f.AddInstance("127.0.0.1", sub, "10.250.0.1", "02:00:17:00:00:01")
+	_, b := f.AddInstance("192.0.2.99", sub, "10.250.0.2", "02:00:17:00:00:02")
+	f.AddIP("10.250.0.50", b)
+	url := serve(t, f)
+	_ = a
+	return cloud{params: map[string]string{"provider": "oci", "api_url": url, "metadata_url": url, "auth_url": url},
+		ip: "10.250.0.50", bound: "10.250.0.50/24@eth1", fake: f, checks: "GET /20160918/privateIps",
+		moveAway: func() { f.Move("10.250.0.50", b) }, other: "taken by VNIC " + b.ID,
+		refused: fakecloud.Fault{Path: "/20160918/", Status: 404, Code: "NotAuthorizedOrNotFound"}, api: "/20160918/", meta: "/opc/v2/"}
+}
+
+func linodeCloud(t *testing.T, mode string) cloud {
+	f := linodefake.New("tok")
+	t.Cleanup(f.Close)
+	f.AddLinode(301, "us-east", "127.0.0.1", "198.51.100.1")
+	f.AddLinode(302, "us-east", "", "198.51.100.2", "198.51.100.10")
+	url := serve(t, f)
+	c := cloud{params: map[string]string{"provider": "linode", "linode_mode": mode, "api_url": url, "metadata_url": url, "token_file": tokenFile(t, "tok")},
+		ip: "198.51.100.10", bound: "198.51.100.10/24@eth0", fake: f, checks: "GET /v4/",
+		unknown: "198.51.100.99", refused: fakecloud.Fault{Path: "/v4/", Status: 401}, api: "/v4/", meta: "/v1/"}
+	if mode == "share" {
+		c.moveAway, c.other = func() { f.Share(301) }, "routed to nobody"
+	} else {
+		c.moveAway, c.other = func() { f.SetOwner("198.51.100.10", 302) }, "taken by Linode 302"
+	}
+	return c
+}
+
+// The agent in process against each provider's fake: start claims and
+// writes the claim record, depth-10 monitors ask the cloud at most once per
+// interval, a move by hand is 7 naming the holder, stop never calls the
+// cloud, and each failure class exits as interfaces.md says.
+func TestRunClouds(t *testing.T) {
+	for name, c := range map[string]func(*testing.T) cloud{
+		"digitalocean":  digitalOceanCloud,
+		"oci":           ociCloud,
+		"linode-share":  func(t *testing.T) cloud { return linodeCloud(t, "share") },
+		"linode-assign": func(t *testing.T) cloud { return linodeCloud(t, "assign") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			runCloud(t, c(t))
+			failureClasses(t, c)
+		})
+	}
+}
+
+func cloudNode(t *testing.T, c cloud, ip string) *node {
+	p := map[string]string{"ip": ip}
+	for k, v := range c.params {
+		p[k] = v
+	}
+	n := newNode(t, p)
+	n.net.link("eth1", "10.250.0.0/24")
+	n.net.link("eth2", "198.51.100.0/24")
+	n.net.routes[netip.MustParsePrefix("198.51.100.0/24")] = "eth0"
+	n.net.macs["02:00:17:00:00:01"] = "eth1"
+	return n
+}
+
+func runCloud(t *testing.T, c cloud) {
+	n := cloudNode(t, c, c.ip)
 	n.want(t, "monitor", ocf.NotRunning)
 	n.want(t, "start", ocf.Success)
-	if f.Holder("203.0.113.10") != 101 || n.net.bound() != "" {
-		t.Fatalf("holder %d, bound %q: IPv4 is routed to the anchor, not bound", f.Holder("203.0.113.10"), n.net.bound())
+	if got := n.net.bound(); got != c.bound {
+		t.Fatalf("bound %q, want %q", got, c.bound)
 	}
-	if _, _, err := n.state.Get("203.0.113.10", claimRecord); err != nil {
+	if _, _, err := n.state.Get(c.ip, claimRecord); err != nil {
 		t.Fatal("no claim record after start")
 	}
 	n.want(t, "monitor", ocf.Success, recurring)
-	f.ResetCounts()
+	c.fake.ResetCounts()
 	for i := 0; i < 3; i++ {
 		n.want(t, "monitor", ocf.Success, recurring, depth10)
 	}
-	if c := f.Count("GET /v2/reserved_ips/"); c != 1 {
-		t.Fatalf("three depth-10 monitors made %d requests, want 1 (cached)", c)
+	if got := c.fake.Count(c.checks); got < 1 || got > 2 {
+		t.Fatalf("three depth-10 monitors sent %d check requests: not cached", got)
 	}
-	f.AddIP("203.0.113.10", "fra1", 102) // moved by hand
+	before := c.fake.Count("")
+	n.want(t, "monitor", ocf.Success, recurring, depth10)
+	if c.fake.Count("") != before {
+		t.Fatal("a depth-10 monitor inside cloud_check_interval asked the cloud")
+	}
+	c.moveAway()
 	n.params["cloud_check_interval"] = "0"
 	log := n.want(t, "monitor", ocf.NotRunning, recurring, depth10)
-	if !strings.Contains(log, "taken by droplet 102") {
-		t.Fatalf("the holder is not named:\n%s", log)
+	if !strings.Contains(log, c.other) {
+		t.Fatalf("the monitor does not say %q:\n%s", c.other, log)
 	}
-	f.ResetCounts()
+	c.fake.ResetCounts()
 	n.want(t, "stop", ocf.Success)
-	if f.Count("") != 0 {
+	if c.fake.Count("") != 0 {
 		t.Fatal("stop called the cloud")
 	}
 	n.want(t, "monitor", ocf.NotRunning)
-
-	// IPv6: routed to the droplet, bound on lo as a /128.
-	v6 := newNode(t, params("2001:db8:10::1"))
-	v6.want(t, "start", ocf.Success)
-	if got := v6.net.bound(); got != "2001:db8:10::1/128@lo" {
-		t.Fatalf("IPv6 bound %q", got)
+	if n.net.bound() != "" {
+		t.Fatalf("left bound: %s", n.net.bound())
 	}
-	v6.want(t, "stop", ocf.Success)
+}
 
+// failureClasses: validate-all at level 10, start and a depth-10 monitor of
+// a node that runs the address, for each class.
+func failureClasses(t *testing.T, mk func(*testing.T) cloud) {
 	for _, tc := range []struct {
-		name            string
-		fault           dofake.Fault
-		params          map[string]string
-		validate, start ocf.Status
-		depth10         ocf.Status
+		name                     string
+		fault                    func(c cloud) fakecloud.Fault
+		params                   func(c cloud) map[string]string
+		validate, start, depth10 ocf.Status
 	}{
-		{"token refused", dofake.Fault{Path: "/v2/", Status: 401}, nil, ocf.ErrPerm, ocf.ErrPerm, ocf.Success},
-		{"API down", dofake.Fault{Path: "/v2/", Status: 503}, nil, ocf.ErrGeneric, ocf.ErrGeneric, ocf.Success},
-		{"rate limited past the deadline", dofake.Fault{Path: "/v2/", Status: 429, RetryAfter: 60}, nil, ocf.ErrGeneric, ocf.ErrGeneric, ocf.Success},
-		{"malformed answers", dofake.Fault{Path: "/v2/", Body: "{}"}, nil, ocf.ErrGeneric, ocf.ErrGeneric, ocf.Success},
-		{"metadata down", dofake.Fault{Path: "/metadata/", Status: 500}, nil, ocf.ErrGeneric, ocf.ErrGeneric, ocf.Success},
-		{"IP unknown to the account", dofake.Fault{}, map[string]string{"ip": "203.0.113.99"}, ocf.ErrConfigured, ocf.ErrConfigured, ocf.NotRunning},
-		{"token file missing", dofake.Fault{}, map[string]string{"token_file": "/nonexistent/do.token"}, ocf.ErrInstalled, ocf.ErrInstalled, ocf.Success},
+		{"credentials refused", func(c cloud) fakecloud.Fault { return c.refused }, nil, ocf.ErrPerm, ocf.ErrPerm, ocf.Success},
+		{"API down", func(c cloud) fakecloud.Fault { return fakecloud.Fault{Path: c.api, Status: 503} }, nil, ocf.ErrGeneric, ocf.ErrGeneric, ocf.Success},
+		{"rate limited past the deadline", func(c cloud) fakecloud.Fault { return fakecloud.Fault{Path: c.api, Status: 429, RetryAfter: 60} }, nil, ocf.ErrGeneric, ocf.ErrGeneric, ocf.Success},
+		{"malformed answers", func(c cloud) fakecloud.Fault { return fakecloud.Fault{Path: c.api, Body: "{}"} }, nil, ocf.ErrGeneric, ocf.ErrGeneric, ocf.Success},
+		{"metadata down", func(c cloud) fakecloud.Fault { return fakecloud.Fault{Path: c.meta, Status: 500} }, nil, ocf.ErrGeneric, ocf.ErrGeneric, ocf.Success},
+		{"address unknown to the account", nil, func(c cloud) map[string]string { return map[string]string{"ip": c.unknown} }, ocf.ErrConfigured, ocf.ErrConfigured, ocf.NotRunning},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := params("203.0.113.10")
-			p["cloud_check_interval"] = "0"
-			p["CRM_meta_timeout"] = "800"
-			for k, v := range tc.params {
-				p[k] = v
+			c := mk(t)
+			ip := c.ip
+			if tc.params != nil {
+				if ip = tc.params(c)["ip"]; ip == "" {
+					t.Skip("every address of this cloud's subnet is the account's (a free one is created)")
+				}
 			}
-			n := newNode(t, p)
+			n := cloudNode(t, c, ip)
+			n.params["cloud_check_interval"] = "0"
+			n.params["CRM_meta_timeout"] = "800"
 			// Running here as far as local state goes: a depth-10 monitor
 			// decides from the cloud's answer.
-			n.state.Put(p["ip"], claimRecord, []byte("provider=digitalocean\n"))
-			if tc.fault.Path != "" {
-				f.Inject(tc.fault)
-				defer f.ClearFaults()
+			n.state.Put(ip, claimRecord, []byte("claimed\n"))
+			if c.bound != "" {
+				n.net.Add(netvip.Spec{IP: netip.MustParseAddr(ip), Prefix: 24, Link: *n.net.links[strings.Split(c.bound, "@")[1]]})
+			}
+			if tc.fault != nil {
+				c.fake.Inject(tc.fault(c))
 			}
 			n.want(t, "validate-all", tc.validate, depth10)
 			n.want(t, "start", tc.start)
 			n.want(t, "monitor", tc.depth10, recurring, depth10)
-			f.ResetCounts()
+			c.fake.ResetCounts()
 			n.want(t, "stop", ocf.Success)
-			if f.Count("") != 0 {
+			if c.fake.Count("") != 0 {
 				t.Fatal("stop called the cloud")
 			}
 		})
 	}
+}
+
+// DigitalOcean IPv6: routed to the droplet, bound on lo as a /128.
+func TestRunDigitalOceanIPv6(t *testing.T) {
+	c := digitalOceanCloud(t)
+	c.fake.(*dofake.Fake).AddIP("2001:db8:10::1", "fra1", 102)
+	n := cloudNode(t, c, "2001:db8:10::1")
+	n.want(t, "start", ocf.Success)
+	if got := n.net.bound(); got != "2001:db8:10::1/128@lo" {
+		t.Fatalf("IPv6 bound %q", got)
+	}
+	n.want(t, "stop", ocf.Success)
 }
 
 // The explicit provider list is what parse and meta-data use.

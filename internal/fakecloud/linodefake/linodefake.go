@@ -91,6 +91,13 @@ func (f *Fake) Share(id int, ips ...string) {
 	}
 }
 
+// SetOwner moves ip to Linode id at once (test set-up: "moved by hand").
+func (f *Fake) SetOwner(ip string, id int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.owner[netip.MustParseAddr(ip)] = id
+}
+
 // Owner returns the Linode owning ip now (pending moves applied when due).
 func (f *Fake) Owner(ip string) int {
 	f.mu.Lock()

@@ -177,6 +177,17 @@ func (f *Fake) AddAPIKey(keyID string, pub *rsa.PublicKey) {
 	f.apiKeys[keyID] = pub
 }
 
+// Move puts ip on VNIC v at once (test set-up: "moved by hand").
+func (f *Fake) Move(addr string, v *Vnic) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ip := range f.ips {
+		if ip.Addr == netip.MustParseAddr(addr) {
+			ip.VnicID = v.ID
+		}
+	}
+}
+
 // Holder returns the VNIC holding addr ("" when none).
 func (f *Fake) Holder(addr string) string {
 	f.mu.Lock()

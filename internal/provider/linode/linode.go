@@ -358,8 +358,17 @@ func (l *Linode) Check(ctx context.Context, ip netip.Addr) (provider.Holder, err
 		}
 		return provider.Holder{Where: provider.Nobody}, nil
 	}
+	owner, err := l.owner(ctx, c, s)
+	if err != nil {
+		return provider.Holder{}, err
+	}
+	return provider.HolderOf(owner, me, func(id int) string { return fmt.Sprintf("Linode %d", id) }), nil
+}
+
+// owner asks which Linode owns s (404: not an address of this account).
+func (l *Linode) owner(ctx context.Context, c *linodego.Client, s string) (int, error) {
 	var owner int
-	err = provider.Retry(ctx, func(ctx context.Context) error {
+	err := provider.Retry(ctx, func(ctx context.Context) error {
 		a, err := c.GetIPAddress(ctx, s)
 		if err != nil {
 			return apiErr(err)
@@ -371,12 +380,13 @@ func (l *Linode) Check(ctx context.Context, ip netip.Addr) (provider.Holder, err
 		return nil
 	}, classify)
 	if err != nil {
-		return provider.Holder{}, l.wrap("get "+s, err)
+		return 0, l.wrap("get "+s, err)
 	}
-	return provider.HolderOf(owner, me, func(id int) string { return fmt.Sprintf("Linode %d", id) }), nil
+	return owner, nil
 }
 
-// Validate reads the token, identifies the Linode and reads its IPs.
+// Validate reads the token, identifies the Linode, reads its IPs and
+// looks the address up in the account.
 func (l *Linode) Validate(ctx context.Context, ip netip.Addr) error {
 	if !ip.Is4() {
 		return ocf.Errorf(ocf.ErrConfigured, "linode: ip=%s: only IPv4 is supported", ip)
@@ -385,6 +395,9 @@ func (l *Linode) Validate(ctx context.Context, ip netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	_, _, err = l.ips(ctx, c, me)
+	if _, _, err = l.ips(ctx, c, me); err != nil {
+		return err
+	}
+	_, err = l.owner(ctx, c, ip.String()) // the address is the account's
 	return err
 }
