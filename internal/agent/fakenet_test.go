@@ -19,7 +19,7 @@ import (
 type fakeNet struct {
 	mu     sync.Mutex
 	links  map[string]*netvip.Link
-	macs   map[string]string // MAC -> link name (links keep MAC nil: no frames)
+	macs   map[string]string       // MAC -> link name (links keep MAC nil: no frames)
 	routes map[netip.Prefix]string // on-link prefix -> link name
 	addrs  []netvip.Addr
 	closed int
