@@ -27,11 +27,18 @@ func main() {
 		fmt.Fprint(os.Stderr, agent.Usage)
 		os.Exit(int(ocf.ErrArgs))
 	}
-	if os.Args[1] == agent.AnnounceCommand {
+	switch os.Args[1] {
+	case agent.AnnounceCommand:
 		if err := agent.RunAnnouncer(runstate.FromEnv(), os.Args[2:]); err != nil {
 			os.Exit(1)
 		}
 		return
+	case "version", "--version":
+		fmt.Printf("floatip %s\n", agent.Version)
+		return
+	}
+	if _, ok := verbs[os.Args[1]]; ok {
+		os.Exit(int(runVerb(os.Args[1], os.Args[2:], os.Stderr)))
 	}
 	os.Exit(int(runOCF(os.Args[1])))
 }

@@ -55,9 +55,15 @@ func (a *Agent) bounded(ctx context.Context) (context.Context, context.CancelFun
 
 // Usage is printed for usage/help and before exiting 3 on an unknown action.
 const Usage = `usage: floatip {start|stop|monitor|status|meta-data|validate-all|usage|help}
+       floatip {up|down} --ip ADDRESS [--config FILE] [--timeout 60s] [--<parameter> value ...]
+       floatip {version|--version}
 
 floatip is the OCF resource agent ocf:cloudvip:floatip. Pacemaker passes its
 parameters as OCF_RESKEY_<name> environment variables; see "floatip meta-data".
+For keepalived, ucarp and people: "floatip up" does what start does (claim,
+bind, announce) and "floatip down" what stop does (local only), under the
+same per-address lock, with the same parameters as flags (--cidr-netmask or
+--cidr_netmask) or key=value lines in --config, and OCF's exit codes.
 `
 
 // Run performs the action in a.Env and returns nil or an error that carries

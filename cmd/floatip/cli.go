@@ -1,0 +1,174 @@
+package main
+
+// The command for people and HA engines other than Pacemaker (keepalived,
+// ucarp): verbs that never clash with an OCF action name, run through the
+// same agent as the OCF actions (same parameter table, same per-IP lock,
+// same exit codes).
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cloudvip/floatip/internal/agent"
+	"github.com/cloudvip/floatip/internal/runstate"
+	"github.com/cloudvip/floatip/ocf"
+)
+
+// verb is one CLI verb: the OCF action it runs and what it says of itself.
+type verb struct {
+	action string
+	short  string
+}
+
+var verbs = map[string]verb{
+	"up":   {"start", "claim the address in the cloud, bind and announce it here (what start does)"},
+	"down": {"stop", "remove the address here; the cloud is left as it is (what stop does)"},
+}
+
+// runVerb parses a verb's flags and config file into the agent's
+// parameters and runs its action. Exit codes are OCF's: 0 done, 1
+// transient failure, 2 usage, 4 a credential or config file others may
+// change, 5 a missing prerequisite, 6 bad configuration.
+func runVerb(name string, args []string, stderr io.Writer) ocf.Status {
+	v := verbs[name]
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	// --cidr_netmask and --cidr-netmask are the same flag.
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, n string) pflag.NormalizedName {
+		return pflag.NormalizedName(strings.ReplaceAll(n, "_", "-"))
+	})
+	set := map[string]*string{}
+	for _, p := range agent.Specs() {
+		set[p.Name] = fs.String(p.Name, "", p.Short)
+	}
+	config := fs.String("config", "", "key=value file with parameter names; flags win")
+	timeout := fs.Duration("timeout", 60*time.Second, "how long the verb may take (in the role of Pacemaker's op timeout)")
+	usage := func() {
+		fmt.Fprintf(stderr, "usage: floatip %s [--config FILE] [--timeout 60s] --ip ADDRESS [--name value ...]\n%s\n\nflags:\n%s",
+			name, v.short, fs.FlagUsages())
+	}
+	if err := fs.Parse(args); errors.Is(err, pflag.ErrHelp) {
+		usage()
+		return ocf.Success
+	} else if err != nil {
+		fmt.Fprintf(stderr, "floatip %s: %v\n", name, err)
+		usage()
+		return ocf.ErrArgs
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "floatip %s: unexpected argument %q\n", name, fs.Arg(0))
+		usage()
+		return ocf.ErrArgs
+	}
+	params, err := readConfig(*config)
+	if err != nil {
+		fmt.Fprintf(stderr, "floatip %s: %v\n", name, err)
+		return ocf.StatusOf(err)
+	}
+	for n, p := range set {
+		if fs.Changed(n) {
+			params[n] = *p
+		}
+	}
+	if _, ok := params["ip"]; !ok {
+		fmt.Fprintf(stderr, "floatip %s: --ip is required (or ip= in --config)\n", name)
+		return ocf.ErrConfigured
+	}
+	if *timeout <= 0 {
+		fmt.Fprintf(stderr, "floatip %s: --timeout=%v: use a positive duration, e.g. 60s\n", name, *timeout)
+		usage()
+		return ocf.ErrArgs
+	}
+	return runAction(v.action, cliEnv(params, *timeout), stderr)
+}
+
+// cliEnv is the environment Pacemaker would give the action.
+func cliEnv(params map[string]string, timeout time.Duration) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		switch {
+		case k == "OCF_RESOURCE_INSTANCE":
+			return "cli", true
+		case k == "OCF_RESKEY_CRM_meta_timeout":
+			return strconv.FormatInt(timeout.Milliseconds(), 10), true
+		case strings.HasPrefix(k, "OCF_RESKEY_"):
+			v, ok := params[strings.TrimPrefix(k, "OCF_RESKEY_")]
+			return v, ok
+		case k == "HA_debug" || k == "HA_LOGFACILITY":
+			return os.LookupEnv(k)
+		}
+		return "", false
+	}
+}
+
+// runAction runs one agent action and reports a failure on stderr.
+func runAction(action string, lookup func(string) (string, bool), stderr io.Writer) ocf.Status {
+	start := time.Now()
+	env := ocf.FromLookup(action, lookup)
+	log := ocf.NewLogger(agent.Name, env, stderr)
+	defer log.Close()
+	a := &agent.Agent{Env: env, Log: log, Out: os.Stdout, State: runstate.FromEnv(),
+		Self: "/proc/self/exe", Deadline: env.Deadline(start)}
+	err := a.Run(context.Background())
+	if err != nil {
+		log.ExitReason(err.Error())
+	}
+	return ocf.StatusOf(err)
+}
+
+// readConfig reads key=value lines (parameter names, '-' or '_'; '#'
+// comments). A file others may write is refused: it decides what runs as
+// root. Tokens stay in token_file: there is no token parameter.
+func readConfig(path string) (map[string]string, error) {
+	params := map[string]string{}
+	if path == "" {
+		return params, nil
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ocf.Errorf(ocf.ErrInstalled, "--config %s does not exist", path)
+	}
+	if err != nil {
+		return nil, ocf.Errorf(ocf.ErrPerm, "--config %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, ocf.Errorf(ocf.ErrPerm, "--config %s: %w", path, err)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return nil, ocf.Errorf(ocf.ErrPerm, "--config %s is writable by group or others (mode %04o); run chmod go-w %s", path, fi.Mode().Perm(), path)
+	}
+	known := map[string]bool{}
+	for _, p := range agent.Specs() {
+		known[p.Name] = true
+	}
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(s, "=")
+		k = strings.ReplaceAll(strings.TrimSpace(k), "-", "_")
+		if !ok {
+			return nil, ocf.Errorf(ocf.ErrConfigured, "--config %s line %d: %q is not name=value", path, line, s)
+		}
+		if !known[k] {
+			return nil, ocf.Errorf(ocf.ErrConfigured, "--config %s line %d: %s is not a parameter (floatip meta-data lists them)", path, line, k)
+		}
+		params[k] = strings.TrimSpace(v)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, ocf.Errorf(ocf.ErrPerm, "--config %s: %w", path, err)
+	}
+	return params, nil
+}

@@ -1,0 +1,147 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cloudvip/floatip/internal/agent"
+	"github.com/cloudvip/floatip/internal/nstest"
+	"github.com/cloudvip/floatip/internal/provider"
+	"github.com/cloudvip/floatip/internal/runstate"
+)
+
+// cli runs the binary with args in namespace ns ("" for the current one)
+// with state as its state directory.
+func cli(t *testing.T, ns, state string, args ...string) result {
+	t.Helper()
+	argv := append([]string{bin}, args...)
+	if ns != "" {
+		argv = append([]string{"ip", "netns", "exec", ns}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HA_RSCTMP=" + state, provider.ForbidRealEndpoints + "=1"}
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	r := result{stdout: so.String(), stderr: se.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.rc = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			t.Fatalf("%v killed by %v\n%s", args, ws.Signal(), r.stderr)
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// up and down do what start and stop do, with the parameters as flags
+// (either spelling) or from a root-only config file, flags winning.
+func TestCLIUpDown(t *testing.T) {
+	p, state := lab(t)
+	want(t, cli(t, p.Node, state, "up", "--ip", "192.0.2.60", "--cidr_netmask", "25", "--arp-count", "1"), 0, "up")
+	if a := nstest.Addrs(t, p.Node, p.NodeIf); !strings.Contains(a, "inet 192.0.2.60/25") {
+		t.Fatalf("not bound after up:\n%s", a)
+	}
+	want(t, cli(t, p.Node, state, "up", "--ip", "192.0.2.60", "--cidr-netmask", "25", "--arp-count", "1"), 0, "up again")
+	want(t, cli(t, p.Node, state, "down", "--ip", "192.0.2.60"), 0, "down")
+	want(t, cli(t, p.Node, state, "down", "--ip", "192.0.2.60"), 0, "down again")
+	if a := nstest.Addrs(t, p.Node, p.NodeIf); strings.Contains(a, "192.0.2.60") {
+		t.Fatalf("still bound after down:\n%s", a)
+	}
+
+	cfg := filepath.Join(t.TempDir(), "vip.conf")
+	os.WriteFile(cfg, []byte("# the VIP\nip = 192.0.2.61\ncidr-netmask=24\narp_count=1\n"), 0o600)
+	want(t, cli(t, p.Node, state, "up", "--config", cfg, "--cidr-netmask", "26"), 0, "up from a config file")
+	if a := nstest.Addrs(t, p.Node, p.NodeIf); !strings.Contains(a, "inet 192.0.2.61/26") {
+		t.Fatalf("the flag did not win over the file:\n%s", a)
+	}
+	want(t, cli(t, p.Node, state, "down", "--config", cfg), 0, "down from a config file")
+}
+
+// up takes the same per-address lock as the OCF actions: while a start (or
+// a hook) holds it, up waits for its timeout and fails without binding.
+func TestCLISharesTheLock(t *testing.T) {
+	p, state := lab(t)
+	l, err := runstate.Dir(state).Lock(context.Background(), "192.0.2.62")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	t0 := time.Now()
+	r := cli(t, p.Node, state, "up", "--ip", "192.0.2.62", "--timeout", "1s")
+	want(t, r, 1, "up while the lock is held")
+	if took := time.Since(t0); took > 3*time.Second || !strings.Contains(r.stderr, "held by another process") {
+		t.Fatalf("after %v:\n%s", took, r.stderr)
+	}
+	if a := nstest.Addrs(t, p.Node, p.NodeIf); strings.Contains(a, "192.0.2.62") {
+		t.Fatalf("bound while another action held the lock:\n%s", a)
+	}
+}
+
+// Bad input: one line naming the problem, the OCF exit code, a verb's
+// usage where the command line is wrong, and nothing changed.
+func TestCLIBadInput(t *testing.T) {
+	p, state := lab(t)
+	dir := t.TempDir()
+	writable := filepath.Join(dir, "writable.conf")
+	os.WriteFile(writable, []byte("ip=192.0.2.63\n"), 0o600)
+	os.Chmod(writable, 0o666)
+	unknown := filepath.Join(dir, "unknown.conf")
+	os.WriteFile(unknown, []byte("ip=192.0.2.63\n\ntoken=abc\n"), 0o600)
+	before := nstest.AddrsSettled(t, p.Node, p.NodeIf)
+	for _, tc := range []struct {
+		args []string
+		rc   int
+		says string
+	}{
+		{[]string{"up", "--ip", "192.0.2.63", "--no-such-flag"}, 2, "unknown flag: --no-such-flag"},
+		{[]string{"up", "--ip", "192.0.2.63", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"up"}, 6, "--ip is required"},
+		{[]string{"down", "--timeout", "-1s", "--ip", "192.0.2.63"}, 2, "--timeout=-1s"},
+		{[]string{"up", "--ip", "192.0.2.300"}, 6, "ip=192.0.2.300"},
+		{[]string{"up", "--config", writable}, 4, "writable by group or others"},
+		{[]string{"up", "--config", unknown}, 6, "line 3: token is not a parameter"},
+		{[]string{"up", "--config", filepath.Join(dir, "absent.conf")}, 5, "does not exist"},
+	} {
+		r := cli(t, p.Node, state, tc.args...)
+		if r.rc != tc.rc || !strings.Contains(r.stderr, tc.says) {
+			t.Errorf("%v: rc %d, want %d saying %q:\n%s", tc.args, r.rc, tc.rc, tc.says, r.stderr)
+		}
+		if tc.rc == 2 && !strings.Contains(r.stderr, "usage: floatip "+tc.args[0]) {
+			t.Errorf("%v: no usage of the verb:\n%s", tc.args, r.stderr)
+		}
+	}
+	if after := nstest.AddrsSettled(t, p.Node, p.NodeIf); after != before {
+		t.Fatalf("bad input changed the node:\n%s\nwas:\n%s", after, before)
+	}
+}
+
+func TestCLIVersionAndHelp(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		r := cli(t, "", t.TempDir(), args...)
+		if r.rc != 0 || r.stdout != "floatip "+agent.Version+"\n" {
+			t.Errorf("%v: rc %d, %q", args, r.rc, r.stdout)
+		}
+	}
+	r := cli(t, "", t.TempDir(), "help")
+	if r.rc != 0 || !strings.Contains(r.stdout, "floatip {up|down}") || !strings.Contains(r.stdout, "floatip {start|stop|monitor") {
+		t.Errorf("help: rc %d\n%s", r.rc, r.stdout)
+	}
+	if r := cli(t, "", t.TempDir(), "up", "--help"); r.rc != 0 || !strings.Contains(r.stderr, "--cidr-netmask") {
+		t.Errorf("up --help: rc %d\n%s", r.rc, r.stderr)
+	}
+	// An unknown first word stays OCF's answer: usage, exit 3.
+	if r := cli(t, "", t.TempDir(), "sideways"); r.rc != 3 {
+		t.Errorf("unknown first word: rc %d", r.rc)
+	}
+}
