@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ type verb struct {
 var verbs = map[string]verb{
 	"up":   {"start", "claim the address in the cloud, bind and announce it here (what start does)"},
 	"down": {"stop", "remove the address here; the cloud is left as it is (what stop does)"},
+	"show": {"show", "where the address is bound, the claim record, the announcer and (unless --local) what the cloud says; exit 0 here, 7 not here, 10 inconsistent"},
 }
 
 // runVerb parses a verb's flags and config file into the agent's
@@ -52,6 +54,11 @@ func runVerb(name string, args []string, stderr io.Writer) ocf.Status {
 	}
 	config := fs.String("config", "", "key=value file with parameter names; flags win")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long the verb may take (in the role of Pacemaker's op timeout)")
+	var asJSON, local *bool
+	if name == "show" {
+		asJSON = fs.Bool("json", false, "one JSON object instead of lines")
+		local = fs.Bool("local", false, "look at this node only; do not ask the cloud")
+	}
 	usage := func() {
 		fmt.Fprintf(stderr, "usage: floatip %s [--config FILE] [--timeout 60s] --ip ADDRESS [--name value ...]\n%s\n\nflags:\n%s",
 			name, v.short, fs.FlagUsages())
@@ -88,7 +95,46 @@ func runVerb(name string, args []string, stderr io.Writer) ocf.Status {
 		usage()
 		return ocf.ErrArgs
 	}
+	if name == "show" {
+		return show(cliEnv(params, *timeout), *asJSON, *local, stderr)
+	}
 	return runAction(v.action, cliEnv(params, *timeout), stderr)
+}
+
+// show prints the report, one "name: value" line each then the verdict, or
+// one JSON object, and exits with the verdict's code (a failed cloud read:
+// its class's code).
+func show(lookup func(string) (string, bool), asJSON, local bool, stderr io.Writer) ocf.Status {
+	start := time.Now()
+	env := ocf.FromLookup("show", lookup)
+	log := ocf.NewLogger(agent.Name, env, stderr)
+	defer log.Close()
+	a := &agent.Agent{Env: env, Log: log, Out: os.Stdout, State: runstate.FromEnv(), Deadline: env.Deadline(start)}
+	r, err := a.Show(context.Background(), local)
+	if err != nil {
+		log.ExitReason(err.Error())
+		return ocf.StatusOf(err)
+	}
+	if asJSON {
+		b, _ := json.Marshal(r)
+		fmt.Println(string(b))
+		return ocf.Status(r.Exit)
+	}
+	for _, l := range [][2]string{{"ip", r.IP}, {"provider", r.Provider}, {"bound", r.Bound}, {"claimed", r.Claimed},
+		{"announcer", pid(r.Announcer)}, {"cloud", r.Cloud}} {
+		if l[1] != "" {
+			fmt.Printf("%-10s %s\n", l[0]+":", l[1])
+		}
+	}
+	fmt.Println(r.Verdict)
+	return ocf.Status(r.Exit)
+}
+
+func pid(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return "running, PID " + strconv.Itoa(n)
 }
 
 // cliEnv is the environment Pacemaker would give the action.

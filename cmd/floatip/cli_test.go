@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -143,5 +144,68 @@ func TestCLIVersionAndHelp(t *testing.T) {
 	// An unknown first word stays OCF's answer: usage, exit 3.
 	if r := cli(t, "", t.TempDir(), "sideways"); r.rc != 3 {
 		t.Errorf("unknown first word: rc %d", r.rc)
+	}
+}
+
+// flagsOf turns parameters into the verbs' flags.
+func flagsOf(p map[string]string) []string {
+	var out []string
+	for k, v := range p {
+		out = append(out, "--"+strings.ReplaceAll(k, "_", "-"), v)
+	}
+	return out
+}
+
+// show on a LAN: here after up, not here after down; --json says the same.
+func TestCLIShowLAN(t *testing.T) {
+	p, state := lab(t)
+	want(t, cli(t, p.Node, state, "up", "--ip", "192.0.2.64", "--arp-count", "1"), 0, "up")
+	r := cli(t, p.Node, state, "show", "--ip", "192.0.2.64")
+	want(t, r, 0, "show after up")
+	if !strings.Contains(r.stdout, "bound:     192.0.2.64/24 on "+p.NodeIf) || !strings.HasSuffix(r.stdout, "\nhere\n") {
+		t.Fatalf("show after up:\n%s", r.stdout)
+	}
+	want(t, cli(t, p.Node, state, "down", "--ip", "192.0.2.64"), 0, "down")
+	r = cli(t, p.Node, state, "show", "--ip", "192.0.2.64", "--json")
+	want(t, r, 7, "show after down")
+	var rep agent.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Here || rep.Verdict != "not here" || rep.Exit != 7 {
+		t.Fatalf("show --json after down: %+v %v\n%s", rep, err, r.stdout)
+	}
+}
+
+// show against the DigitalOcean fake: consistent here (0), inconsistent
+// once another droplet took the IP (10), consistent after down (7, also
+// where the cloud still routes the IP here: stop never unassigns); --local
+// never asks; a refused token is the credential class (4).
+func TestCLIShowDigitalOcean(t *testing.T) {
+	l := newDOLab(t, 2)
+	args := flagsOf(l.params("203.0.113.50"))
+	show := func(node int, extra ...string) result {
+		return cli(t, l.lan.Nodes[node], l.state[node], append(append([]string{"show"}, args...), extra...)...)
+	}
+	want(t, cli(t, l.lan.Nodes[0], l.state[0], append([]string{"up"}, args...)...), 0, "up on A")
+	if r := show(0); r.rc != 0 || !strings.HasSuffix(r.stdout, "here; the cloud agrees\n") {
+		t.Fatalf("A after up: rc %d\n%s%s", r.rc, r.stdout, r.stderr)
+	}
+	want(t, cli(t, l.lan.Nodes[1], l.state[1], append([]string{"up"}, args...)...), 0, "up on B")
+	if r := show(0); r.rc != 10 || !strings.Contains(r.stdout, "here, but the cloud says taken by droplet 202") {
+		t.Fatalf("A after B took it: rc %d\n%s%s", r.rc, r.stdout, r.stderr)
+	}
+	l.fake.ResetCounts()
+	if r := show(0, "--local"); r.rc != 0 || l.fake.Count("") != 0 {
+		t.Fatalf("--local: rc %d, %d requests\n%s", r.rc, l.fake.Count(""), r.stdout)
+	}
+	want(t, cli(t, l.lan.Nodes[0], l.state[0], append([]string{"down"}, args...)...), 0, "down on A")
+	if r := show(0); r.rc != 7 || !strings.Contains(r.stdout, "not here; the cloud says taken by droplet 202") {
+		t.Fatalf("A after down: rc %d\n%s", r.rc, r.stdout)
+	}
+	want(t, cli(t, l.lan.Nodes[1], l.state[1], append([]string{"down"}, args...)...), 0, "down on B")
+	if r := show(1); r.rc != 7 || !strings.Contains(r.stdout, "the cloud still routes it here") {
+		t.Fatalf("B after down: rc %d\n%s", r.rc, r.stdout)
+	}
+	l.fake.Token = "rotated"
+	if r := show(1, "--timeout", "2s"); r.rc != 4 {
+		t.Fatalf("a refused token: rc %d\n%s", r.rc, r.stderr)
 	}
 }

@@ -56,6 +56,7 @@ func (a *Agent) bounded(ctx context.Context) (context.Context, context.CancelFun
 // Usage is printed for usage/help and before exiting 3 on an unknown action.
 const Usage = `usage: floatip {start|stop|monitor|status|meta-data|validate-all|usage|help}
        floatip {up|down} --ip ADDRESS [--config FILE] [--timeout 60s] [--<parameter> value ...]
+       floatip show --ip ADDRESS [--json] [--local] [--config FILE] [...]
        floatip {version|--version}
 
 floatip is the OCF resource agent ocf:cloudvip:floatip. Pacemaker passes its
