@@ -18,6 +18,7 @@ import (
 const (
 	claimRecord = "claim"      // written by start, removed by stop: "running here"
 	checkRecord = "cloudcheck" // the last depth-10 answer from the cloud
+	movedRecord = "moved"      // when this node last claimed; stop keeps it (claim_interval)
 )
 
 func (a *Agent) validate(ctx context.Context) error {
@@ -79,7 +80,7 @@ func (a *Agent) start(ctx context.Context) error {
 	}
 	defer lk.Unlock()
 	if j.isCloud() {
-		if err := j.cloud.Claim(ctx, j.IP); err != nil {
+		if err := a.claim(ctx, j); err != nil {
 			return err
 		}
 		a.forget(j, checkRecord)
@@ -265,4 +266,47 @@ func verdict(j *job, h provider.Holder, cached bool) error {
 		from = " (cached answer)"
 	}
 	return ocf.Errorf(ocf.NotRunning, "%s: the cloud says %s%s", j.IP, h, from)
+}
+
+// claim makes the cloud route the address here, at most once per
+// claim_interval: a move sooner after this node's last one waits out the
+// interval (bounded by the deadline), so a flapping cluster or VRRP
+// instance cannot burn the cloud's rate limit. An address already here is
+// never waited for: the cloud is asked first.
+func (a *Agent) claim(ctx context.Context, j *job) error {
+	if _, at, err := a.State.Get(j.id(), movedRecord); err == nil && j.claimEvery > 0 {
+		if wait := j.claimEvery - time.Since(at); wait > 0 {
+			if h, err := j.cloud.Check(ctx, j.IP); err != nil || h.Where != provider.Here {
+				if err := a.waitInterval(ctx, j, wait); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := j.cloud.Claim(ctx, j.IP); err != nil {
+		return err
+	}
+	if err := a.State.Put(j.id(), movedRecord, []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n")); err != nil {
+		a.Log.Warnf("%v", err)
+	}
+	return nil
+}
+
+// waitInterval waits before a move inside claim_interval, or fails at once
+// (transient) when the wait would pass the deadline.
+func (a *Agent) waitInterval(ctx context.Context, j *job, wait time.Duration) error {
+	if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
+		return ocf.Errorf(ocf.ErrGeneric, "claim_interval=%d: this node moved %s here %v ago; the next move may start in %v, after this action's deadline",
+			int(j.claimEvery.Seconds()), j.IP, (j.claimEvery - wait).Round(time.Millisecond), wait.Round(time.Millisecond))
+	}
+	a.Log.Infof("claim_interval=%d: this node moved %s here %v ago; waiting %v before moving it again",
+		int(j.claimEvery.Seconds()), j.IP, (j.claimEvery - wait).Round(time.Millisecond), wait.Round(time.Millisecond))
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ocf.Errorf(ocf.ErrGeneric, "claim_interval: %v", ctx.Err())
+	case <-t.C:
+		return nil
+	}
 }

@@ -123,8 +123,8 @@ type job struct {
 	spec  *provider.Spec
 	cloud provider.Provider
 	local provider.Local
-	// checkEvery is cloud_check_interval.
-	checkEvery time.Duration
+	// checkEvery is cloud_check_interval; claimEvery claim_interval.
+	checkEvery, claimEvery time.Duration
 }
 
 // isCloud is true for providers with a cloud side (not "none").
@@ -143,15 +143,20 @@ func (a *Agent) parse() (*job, error) {
 	if err != nil {
 		return nil, ocf.WithStatus(ocf.ErrConfigured, err)
 	}
-	j := &job{Config: c, checkEvery: 60 * time.Second}
+	j := &job{Config: c, checkEvery: 60 * time.Second, claimEvery: 5 * time.Second}
 	j.spec, _ = all.Providers.Lookup(c.Provider)
 	j.local = j.spec.Local(c.IP)
-	if v, ok := a.Env.Param("cloud_check_interval"); ok && v != "" {
-		n, err := param.ParseInt("cloud_check_interval", v, 0, 86400)
-		if err != nil {
-			return nil, ocf.WithStatus(ocf.ErrConfigured, err)
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{{"cloud_check_interval", &j.checkEvery}, {"claim_interval", &j.claimEvery}} {
+		if v, ok := a.Env.Param(d.name); ok && v != "" {
+			n, err := param.ParseInt(d.name, v, 0, 86400)
+			if err != nil {
+				return nil, ocf.WithStatus(ocf.ErrConfigured, err)
+			}
+			*d.to = time.Duration(n) * time.Second
 		}
-		j.checkEvery = time.Duration(n) * time.Second
 	}
 	j.cloud, err = j.spec.Open(a.Env.Param, provider.Env{Log: a.Log, Cache: string(a.State)})
 	if err != nil {

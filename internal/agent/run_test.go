@@ -399,3 +399,36 @@ func TestPlace(t *testing.T) {
 		t.Fatal("a malformed MAC from the metadata service was accepted")
 	}
 }
+
+// claim_interval: a second move to this node within the interval waits it
+// out; one past the deadline fails at once without writing; an address
+// already here never waits; stop keeps the time of the last move.
+func TestClaimInterval(t *testing.T) {
+	c := digitalOceanCloud(t)
+	f := c.fake.(*dofake.Fake)
+	n := cloudNode(t, c, c.ip)
+	n.params["claim_interval"] = "1"
+	n.want(t, "start", ocf.Success)
+	n.want(t, "stop", ocf.Success)
+	c.moveAway()
+	t0 := time.Now()
+	log := n.want(t, "start", ocf.Success)
+	if took := time.Since(t0); took < 800*time.Millisecond || !strings.Contains(log, "waiting") || f.Holder(c.ip) != 101 {
+		t.Fatalf("a move 0 s after the last took %v (holder %d):\n%s", took, f.Holder(c.ip), log)
+	}
+	f.ResetCounts()
+	t0 = time.Now()
+	n.want(t, "start", ocf.Success)
+	if took := time.Since(t0); took > 500*time.Millisecond || f.Count("POST") != 0 {
+		t.Fatalf("a start with the address already here took %v and wrote %d times", took, f.Count("POST"))
+	}
+	n.params["claim_interval"] = "60"
+	n.params["CRM_meta_timeout"] = "2000"
+	c.moveAway()
+	f.ResetCounts()
+	t0 = time.Now()
+	log = n.want(t, "start", ocf.ErrGeneric)
+	if took := time.Since(t0); took > time.Second || f.Count("POST") != 0 || !strings.Contains(log, "claim_interval=60") {
+		t.Fatalf("a wait past the deadline: %v, %d writes:\n%s", took, f.Count("POST"), log)
+	}
+}

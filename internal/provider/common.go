@@ -43,6 +43,11 @@ func TokenFile(name string) param.Spec {
 // DefaultTokenFile is /etc/cloudvip/<provider>.token.
 func DefaultTokenFile(name string) string { return "/etc/cloudvip/" + name + ".token" }
 
+// ClaimInterval is the claim_interval parameter.
+var ClaimInterval = param.Spec{Name: "claim_interval", Type: "integer", Default: "5",
+	Short: "Seconds between two moves to this node",
+	Long:  "This node never moves the address to itself twice within this many seconds: a start (or floatip up) that would move it again sooner waits until the interval has passed, bounded by its timeout, so a flapping cluster or VRRP instance cannot burn the cloud's rate limit. A start that finds the address already here never waits. The time of the last move is kept across stop and down. 0 turns it off."}
+
 // CloudCheckInterval is the cloud_check_interval parameter.
 var CloudCheckInterval = param.Spec{Name: "cloud_check_interval", Type: "integer", Default: "60",
 	Short: "Seconds between cloud checks",

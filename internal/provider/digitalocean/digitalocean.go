@@ -42,6 +42,7 @@ var Params = []param.Spec{
 		Short: "This droplet's id",
 		Long:  "This droplet's id. Default: asked from the metadata service (/metadata/v1/id) once per boot."},
 	provider.CloudCheckInterval,
+	provider.ClaimInterval,
 }
 
 // Spec describes the provider.

@@ -54,6 +54,7 @@ var Params = []param.Spec{
 		Short: "Federation endpoint (origin)",
 		Long:  "Origin of the instance-principal token service, scheme://host[:port] with no path."},
 	provider.CloudCheckInterval,
+	provider.ClaimInterval,
 }
 
 // Spec describes the provider.
