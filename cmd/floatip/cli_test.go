@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -208,4 +209,103 @@ func TestCLIShowDigitalOcean(t *testing.T) {
 	if r := show(1, "--timeout", "2s"); r.rc != 4 {
 		t.Fatalf("a refused token: rc %d\n%s", r.rc, r.stderr)
 	}
+}
+
+// waitAddr waits until ns's dev does (or does not) list ip.
+func waitAddr(t *testing.T, ns, dev, ip string, present bool) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(nstest.Addrs(t, ns, dev), "inet "+ip+"/") == present {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%s present=%v never came:\n%s", ip, present, nstest.Addrs(t, ns, dev))
+		}
+	}
+}
+
+// keepalived-fifo consumes keepalived's notify FIFO as keepalived runs it
+// (the FIFO's path last): MASTER binds, BACKUP releases, a master hearing a
+// lower priority re-claims, lines that are not INSTANCE lines are ignored,
+// and SIGTERM ends it.
+func TestKeepalivedFifo(t *testing.T) {
+	p, state := lab(t)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "notify.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "VI_1.conf")
+	os.WriteFile(cfg, []byte("ip=192.0.2.66\narp_count=1\n"), 0o600)
+	cmd := exec.Command("ip", "netns", "exec", p.Node, bin, "keepalived-fifo", "--map", "VI_1="+cfg, "--timeout", "10s", fifo)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HA_RSCTMP=" + state}
+	var se bytes.Buffer
+	cmd.Stderr = &se
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0) // blocks until the consumer reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	say := func(line string) { fmt.Fprintln(w, line) }
+	say(`INSTANCE "VI_1" MASTER 100`)
+	waitAddr(t, p.Node, p.NodeIf, "192.0.2.66", true)
+	say(`GROUP "VG_1" BACKUP`)
+	say(`INSTANCE "VI_1" BACKUP 100`)
+	waitAddr(t, p.Node, p.NodeIf, "192.0.2.66", false)
+	say(`INSTANCE "VI_1" MASTER_RX_LOWER_PRI 100`)
+	waitAddr(t, p.Node, p.NodeIf, "192.0.2.66", true)
+	say(`INSTANCE "VI_1" STOP 100`)
+	waitAddr(t, p.Node, p.NodeIf, "192.0.2.66", false)
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("keepalived-fifo after SIGTERM: %v\n%s", err, se.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("keepalived-fifo did not end on SIGTERM\n%s", se.String())
+	}
+	if !strings.Contains(se.String(), "VI_1 MASTER_RX_LOWER_PRI -> floatip up: OCF_SUCCESS") {
+		t.Fatalf("log:\n%s", se.String())
+	}
+}
+
+// ucarp runs its scripts with the interface, the address and --xparam:
+// links named floatip-ucarp-up and -down take exactly that.
+func TestUcarpScripts(t *testing.T) {
+	p, state := lab(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	for _, n := range []string{"floatip-ucarp-up", "floatip-ucarp-down"} {
+		if err := os.Symlink(bin, filepath.Join(dir, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := filepath.Join(dir, "ucarp.conf")
+	os.WriteFile(cfg, []byte("arp_count=1\n"), 0o600)
+	run := func(script string, args ...string) result {
+		cmd := exec.Command("ip", append([]string{"netns", "exec", p.Node, filepath.Join(dir, script)}, args...)...)
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HA_RSCTMP=" + state}
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		r := result{stderr: string(out)}
+		if errors.As(err, &ee) {
+			r.rc = ee.ExitCode()
+		}
+		return r
+	}
+	want(t, run("floatip-ucarp-down", p.NodeIf, "192.0.2.67", cfg), 0, "down at ucarp's start (BACKUP)")
+	want(t, run("floatip-ucarp-up", p.NodeIf, "192.0.2.67", cfg), 0, "up")
+	if a := nstest.Addrs(t, p.Node, p.NodeIf); !strings.Contains(a, "inet 192.0.2.67/24") {
+		t.Fatalf("not bound on %s:\n%s", p.NodeIf, a)
+	}
+	want(t, run("floatip-ucarp-down", p.NodeIf, "192.0.2.67", cfg), 0, "down")
+	waitAddr(t, p.Node, p.NodeIf, "192.0.2.67", false)
+	want(t, run("floatip-ucarp-up", p.NodeIf), 2, "up without the address")
 }

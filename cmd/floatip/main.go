@@ -15,6 +15,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/cloudvip/floatip/internal/agent"
@@ -23,6 +24,12 @@ import (
 )
 
 func main() {
+	switch filepath.Base(os.Args[0]) {
+	case "floatip-ucarp-up":
+		os.Exit(int(ucarpScript("up", os.Args[1:], os.Stderr)))
+	case "floatip-ucarp-down":
+		os.Exit(int(ucarpScript("down", os.Args[1:], os.Stderr)))
+	}
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, agent.Usage)
 		os.Exit(int(ocf.ErrArgs))
@@ -33,6 +40,8 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	case "keepalived-fifo":
+		os.Exit(int(keepalivedFifo(os.Args[2:], os.Stderr)))
 	case "version", "--version":
 		fmt.Printf("floatip %s\n", agent.Version)
 		return
