@@ -31,9 +31,10 @@ type verb struct {
 }
 
 var verbs = map[string]verb{
-	"up":   {"start", "claim the address in the cloud, bind and announce it here (what start does)"},
-	"down": {"stop", "remove the address here; the cloud is left as it is (what stop does)"},
-	"show": {"show", "where the address is bound, the claim record, the announcer and (unless --local) what the cloud says; exit 0 here, 7 not here, 10 inconsistent"},
+	"up":    {"start", "claim the address in the cloud, bind and announce it here (what start does)"},
+	"down":  {"stop", "remove the address here; the cloud is left as it is (what stop does)"},
+	"show":  {"show", "where the address is bound, the claim record, the announcer and (unless --local) what the cloud says; exit 0 here, 7 not here, 10 inconsistent"},
+	"check": {"check", "a preflight that changes nothing: parameters, root, interface and route, state directory, proxy, token, metadata, credentials, the address, the cloud against the kernel"},
 }
 
 // runVerb parses a verb's flags and config file into the agent's
@@ -41,29 +42,12 @@ var verbs = map[string]verb{
 // transient failure, 2 usage, 4 a credential or config file others may
 // change, 5 a missing prerequisite, 6 bad configuration.
 func runVerb(name string, args []string, stderr io.Writer) ocf.Status {
-	v := verbs[name]
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	// --cidr_netmask and --cidr-netmask are the same flag.
-	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, n string) pflag.NormalizedName {
-		return pflag.NormalizedName(strings.ReplaceAll(n, "_", "-"))
-	})
-	set := map[string]*string{}
-	for _, p := range agent.Specs() {
-		set[p.Name] = fs.String(p.Name, "", p.Short)
-	}
-	config := fs.String("config", "", "key=value file with parameter names; flags win")
-	timeout := fs.Duration("timeout", 60*time.Second, "how long the verb may take (in the role of Pacemaker's op timeout)")
-	var asJSON, local *bool
-	if name == "show" {
-		asJSON = fs.Bool("json", false, "one JSON object instead of lines")
-		local = fs.Bool("local", false, "look at this node only; do not ask the cloud")
-	}
+	o := newVerbFlags(name)
 	usage := func() {
 		fmt.Fprintf(stderr, "usage: floatip %s [--config FILE] [--timeout 60s] --ip ADDRESS [--name value ...]\n%s\n\nflags:\n%s",
-			name, v.short, fs.FlagUsages())
+			name, verbs[name].short, o.fs.FlagUsages())
 	}
-	if err := fs.Parse(args); errors.Is(err, pflag.ErrHelp) {
+	if err := o.fs.Parse(args); errors.Is(err, pflag.ErrHelp) {
 		usage()
 		return ocf.Success
 	} else if err != nil {
@@ -71,18 +55,22 @@ func runVerb(name string, args []string, stderr io.Writer) ocf.Status {
 		usage()
 		return ocf.ErrArgs
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "floatip %s: unexpected argument %q\n", name, fs.Arg(0))
+	if o.fs.NArg() > 0 || *o.timeout <= 0 {
+		if o.fs.NArg() > 0 {
+			fmt.Fprintf(stderr, "floatip %s: unexpected argument %q\n", name, o.fs.Arg(0))
+		} else {
+			fmt.Fprintf(stderr, "floatip %s: --timeout=%v: use a positive duration, e.g. 60s\n", name, *o.timeout)
+		}
 		usage()
 		return ocf.ErrArgs
 	}
-	params, err := readConfig(*config)
+	params, err := readConfig(*o.config)
 	if err != nil {
 		fmt.Fprintf(stderr, "floatip %s: %v\n", name, err)
 		return ocf.StatusOf(err)
 	}
-	for n, p := range set {
-		if fs.Changed(n) {
+	for n, p := range o.params {
+		if o.fs.Changed(n) {
 			params[n] = *p
 		}
 	}
@@ -90,15 +78,46 @@ func runVerb(name string, args []string, stderr io.Writer) ocf.Status {
 		fmt.Fprintf(stderr, "floatip %s: --ip is required (or ip= in --config)\n", name)
 		return ocf.ErrConfigured
 	}
-	if *timeout <= 0 {
-		fmt.Fprintf(stderr, "floatip %s: --timeout=%v: use a positive duration, e.g. 60s\n", name, *timeout)
-		usage()
-		return ocf.ErrArgs
+	env := cliEnv(params, *o.timeout)
+	switch name {
+	case "show":
+		return show(env, *o.json, *o.local, stderr)
+	case "check":
+		return check(env, *o.json, stderr)
+	}
+	return runAction(verbs[name].action, env, stderr)
+}
+
+// verbFlags are a verb's flags: every parameter of the one table, and the
+// verb's own.
+type verbFlags struct {
+	fs          *pflag.FlagSet
+	params      map[string]*string
+	config      *string
+	timeout     *time.Duration
+	json, local *bool
+}
+
+func newVerbFlags(name string) *verbFlags {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	// --cidr_netmask and --cidr-netmask are the same flag.
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, n string) pflag.NormalizedName {
+		return pflag.NormalizedName(strings.ReplaceAll(n, "_", "-"))
+	})
+	o := &verbFlags{fs: fs, params: map[string]*string{}, json: new(bool), local: new(bool)}
+	for _, p := range agent.Specs() {
+		o.params[p.Name] = fs.String(p.Name, "", p.Short)
+	}
+	o.config = fs.String("config", "", "key=value file with parameter names; flags win")
+	o.timeout = fs.Duration("timeout", 60*time.Second, "how long the verb may take (in the role of Pacemaker's op timeout)")
+	if name == "show" || name == "check" {
+		o.json = fs.Bool("json", false, "JSON instead of lines")
 	}
 	if name == "show" {
-		return show(cliEnv(params, *timeout), *asJSON, *local, stderr)
+		o.local = fs.Bool("local", false, "look at this node only; do not ask the cloud")
 	}
-	return runAction(v.action, cliEnv(params, *timeout), stderr)
+	return o
 }
 
 // show prints the report, one "name: value" line each then the verdict, or
@@ -128,6 +147,40 @@ func show(lookup func(string) (string, bool), asJSON, local bool, stderr io.Writ
 	}
 	fmt.Println(r.Verdict)
 	return ocf.Status(r.Exit)
+}
+
+// check prints one line per finding, a mark, the step and the detail (for
+// a failure, what to fix), or a JSON list; it exits with the first
+// failure's class (0 when everything is ready).
+func check(lookup func(string) (string, bool), asJSON bool, stderr io.Writer) ocf.Status {
+	start := time.Now()
+	env := ocf.FromLookup("check", lookup)
+	log := ocf.NewLogger(agent.Name, env, stderr)
+	defer log.Close()
+	a := &agent.Agent{Env: env, Log: log, Out: os.Stdout, State: runstate.FromEnv(), Deadline: env.Deadline(start)}
+	findings := a.Preflight(context.Background())
+	st := ocf.Success
+	for _, f := range findings {
+		if !f.OK && st == ocf.Success {
+			st = f.Status
+			if st == ocf.Success {
+				st = ocf.ErrGeneric
+			}
+		}
+	}
+	if asJSON {
+		b, _ := json.Marshal(findings)
+		fmt.Println(string(b))
+		return st
+	}
+	for _, f := range findings {
+		mark := "ok  "
+		if !f.OK {
+			mark = "FAIL"
+		}
+		fmt.Printf("%s %-24s %s\n", mark, f.Check, f.Detail)
+	}
+	return st
 }
 
 func pid(n int) string {

@@ -309,3 +309,30 @@ func TestUcarpScripts(t *testing.T) {
 	waitAddr(t, p.Node, p.NodeIf, "192.0.2.67", false)
 	want(t, run("floatip-ucarp-up", p.NodeIf), 2, "up without the address")
 }
+
+// floatip check: a line per step, exit 0 when ready; a refused token is
+// named with its fix and exits 4; nothing is written either way.
+func TestCLICheck(t *testing.T) {
+	p, state := lab(t)
+	r := cli(t, p.Node, state, "check", "--ip", "192.0.2.68")
+	t.Logf("floatip check, provider none:\n%s", r.stdout)
+	if r.rc != 0 || !strings.Contains(r.stdout, "ok   interface and route") || strings.Contains(r.stdout, "FAIL") {
+		t.Fatalf("rc %d:\n%s%s", r.rc, r.stdout, r.stderr)
+	}
+	l := newDOLab(t, 1)
+	args := append([]string{"check"}, flagsOf(l.params("203.0.113.50"))...)
+	r = cli(t, l.lan.Nodes[0], l.state[0], args...)
+	t.Logf("floatip check, DigitalOcean:\n%s", r.stdout)
+	if r.rc != 0 || !strings.Contains(r.stdout, "ok   cloud                    routed to nobody") {
+		t.Fatalf("rc %d:\n%s%s", r.rc, r.stdout, r.stderr)
+	}
+	l.fake.Token = "revoked"
+	r = cli(t, l.lan.Nodes[0], l.state[0], append(args, "--timeout", "3s")...)
+	t.Logf("floatip check, DigitalOcean, token refused:\n%s", r.stdout)
+	if r.rc != 4 || !strings.Contains(r.stdout, "FAIL credentials and address") || !strings.Contains(r.stdout, "read and write scope") {
+		t.Fatalf("rc %d:\n%s%s", r.rc, r.stdout, r.stderr)
+	}
+	if n := l.fake.Count("POST"); n != 0 {
+		t.Fatalf("check wrote %d times", n)
+	}
+}

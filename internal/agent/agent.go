@@ -57,6 +57,7 @@ func (a *Agent) bounded(ctx context.Context) (context.Context, context.CancelFun
 const Usage = `usage: floatip {start|stop|monitor|status|meta-data|validate-all|usage|help}
        floatip {up|down} --ip ADDRESS [--config FILE] [--timeout 60s] [--<parameter> value ...]
        floatip show --ip ADDRESS [--json] [--local] [--config FILE] [...]
+       floatip check --ip ADDRESS [--json] [--config FILE] [...]
        floatip keepalived-fifo [--map INSTANCE=FILE]... [--timeout 60s] FIFO
        floatip-ucarp-up / floatip-ucarp-down INTERFACE ADDRESS [CONFIG]   (links, for ucarp)
        floatip {version|--version}

@@ -432,3 +432,94 @@ func TestClaimInterval(t *testing.T) {
 		t.Fatalf("a wait past the deadline: %v, %d writes:\n%s", took, f.Count("POST"), log)
 	}
 }
+
+// preflight runs floatip check's steps on n and returns them by name.
+func (n *node) preflight(t *testing.T) map[string]provider.Finding {
+	t.Helper()
+	vars := map[string]string{"OCF_RESKEY_CRM_meta_timeout": "2000"}
+	for k, v := range n.params {
+		vars["OCF_RESKEY_"+k] = v
+	}
+	e := ocf.FromLookup("check", func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	var log bytes.Buffer
+	a := &Agent{Env: e, Log: ocf.NewLogger(Name, e, &log), State: n.state, Deadline: e.Deadline(time.Now()),
+		OpenNet: func() (Net, error) { return n.net, nil }, NetAdmin: func() bool { return n.root }}
+	out := map[string]provider.Finding{}
+	for _, f := range a.Preflight(context.Background()) {
+		out[f.Check] = f
+	}
+	return out
+}
+
+// floatip check against each provider's fake: everything ready, then each
+// failure injected names its step and its class, and nothing is written.
+func TestPreflight(t *testing.T) {
+	for name, mk := range map[string]func(*testing.T) cloud{
+		"digitalocean": digitalOceanCloud,
+		"oci":          ociCloud,
+		"linode-share": func(t *testing.T) cloud { return linodeCloud(t, "share") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := mk(t)
+			n := cloudNode(t, c, c.ip)
+			got := n.preflight(t)
+			for check, f := range got {
+				if !f.OK {
+					t.Fatalf("%s: %s fails on a ready node: %s", name, check, f.Detail)
+				}
+			}
+			if f, ok := got["cloud"]; !ok || f.Detail != c.other {
+				t.Fatalf("cloud: %+v, want %q", f, c.other)
+			}
+			for _, tc := range []struct {
+				name, step string
+				fault      fakecloud.Fault
+			}{
+				{"metadata down", "metadata", fakecloud.Fault{Path: c.meta, Status: 500}},
+				{"credentials refused", "credentials", c.refused},
+				{"proxy without NO_PROXY", "proxy", fakecloud.Fault{}},
+			} {
+				c.fake.ClearFaults()
+				if tc.fault.Path != "" {
+					c.fake.Inject(tc.fault)
+				}
+				if tc.step == "proxy" {
+					t.Setenv("HTTPS_PROXY", "http://192.0.2.254:3128")
+				}
+				c.fake.ResetCounts()
+				n := cloudNode(t, c, c.ip) // a fresh node: nothing cached for this boot
+				var failed []string
+				for check, f := range n.preflight(t) {
+					if !f.OK {
+						failed = append(failed, check)
+					}
+				}
+				if !strings.Contains(" "+strings.Join(failed, " , ")+" ", " "+tc.step) {
+					t.Errorf("%s: failed %v, want %s among them", tc.name, failed, tc.step)
+				}
+				if w := c.fake.Count("POST /v2") + c.fake.Count("POST /v4") + c.fake.Count("POST /20160918") + c.fake.Count("PUT /20160918"); w != 0 {
+					t.Errorf("%s: check wrote %d times", tc.name, w)
+				}
+			}
+		})
+	}
+}
+
+func TestProxyTrap(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, tc := range []struct {
+		env map[string]string
+		ok  bool
+	}{
+		{map[string]string{}, true},
+		{map[string]string{"HTTPS_PROXY": "http://p:3128"}, false},
+		{map[string]string{"http_proxy": "http://p:3128", "no_proxy": "localhost,169.254.169.254"}, true},
+		{map[string]string{"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "169.254.0.0/16"}, true},
+		{map[string]string{"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "*"}, true},
+		{map[string]string{"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "10.0.0.0/8,.internal"}, false},
+	} {
+		if f := proxyTrap(env(tc.env)); f.OK != tc.ok {
+			t.Errorf("%v: %+v", tc.env, f)
+		}
+	}
+}

@@ -59,7 +59,10 @@ var Spec = &provider.Spec{
 	Open: open,
 }
 
-var _ provider.Provider = (*DO)(nil)
+var (
+	_ provider.Provider  = (*DO)(nil)
+	_ provider.Inspector = (*DO)(nil)
+)
 
 // DO is the provider.
 type DO struct {
@@ -341,6 +344,29 @@ func (d *DO) Check(ctx context.Context, ip netip.Addr) (provider.Holder, error) 
 		return provider.Holder{}, err
 	}
 	return provider.HolderOf(id, me, func(id int) string { return fmt.Sprintf("droplet %d", id) }), nil
+}
+
+// Inspect is floatip check: the token file, the droplet, the API with the
+// token and the address, and where the address is routed. DigitalOcean
+// shows no token scopes: write scope can only be seen by writing.
+func (d *DO) Inspect(ctx context.Context, ip netip.Addr) []provider.Finding {
+	if _, err := provider.ReadToken(d.TokenFile); err != nil {
+		return []provider.Finding{provider.Fail("token file", err)}
+	}
+	out := []provider.Finding{provider.Pass("token file", d.TokenFile+": root only, one token")}
+	c, me, err := d.prepare(ctx)
+	if err != nil {
+		return append(out, provider.Fail("metadata", err))
+	}
+	out = append(out, provider.Pass("metadata", fmt.Sprintf("this is droplet %d", me)))
+	holder, err := d.holder(ctx, c, ip)
+	if err != nil {
+		return append(out, provider.Fail("credentials and address", err))
+	}
+	h := provider.HolderOf(holder, me, func(id int) string { return fmt.Sprintf("droplet %d", id) })
+	return append(out, provider.Pass("credentials and address", fmt.Sprintf("the API took the token; %s is a reserved IP of the account", ip)),
+		provider.Pass("write scope", "not visible without writing: the token needs read and write scope (reserved IP assign)"),
+		provider.Pass("cloud", h.String()))
 }
 
 // Validate reads the token, finds the droplet and looks the IP up.

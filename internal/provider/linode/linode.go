@@ -59,7 +59,10 @@ var Spec = &provider.Spec{
 	Open:   open,
 }
 
-var _ provider.Provider = (*Linode)(nil)
+var (
+	_ provider.Provider  = (*Linode)(nil)
+	_ provider.Inspector = (*Linode)(nil)
+)
 
 // Linode is the provider.
 type Linode struct {
@@ -384,6 +387,44 @@ func (l *Linode) owner(ctx context.Context, c *linodego.Client, s string) (int, 
 		return 0, l.wrap("get "+s, err)
 	}
 	return owner, nil
+}
+
+// Inspect is floatip check: the token file, this Linode, its IPs with the
+// token, the address in the account, and where it is routed.
+func (l *Linode) Inspect(ctx context.Context, ip netip.Addr) []provider.Finding {
+	if !ip.Is4() {
+		return []provider.Finding{provider.Fail("address", ocf.Errorf(ocf.ErrConfigured, "linode: ip=%s: only IPv4 is supported", ip))}
+	}
+	if _, err := provider.ReadToken(l.TokenFile); err != nil {
+		return []provider.Finding{provider.Fail("token file", err)}
+	}
+	out := []provider.Finding{provider.Pass("token file", l.TokenFile+": root only, one token")}
+	c, me, region, err := l.prepare(ctx)
+	if err != nil {
+		return append(out, provider.Fail("metadata", err))
+	}
+	out = append(out, provider.Pass("metadata", fmt.Sprintf("this is Linode %d %s", me, region)))
+	owned, shared, err := l.ips(ctx, c, me)
+	if err != nil {
+		return append(out, provider.Fail("credentials", err))
+	}
+	out = append(out, provider.Pass("credentials", fmt.Sprintf("the API took the token (%d own and %d shared addresses)", len(owned), len(shared))))
+	s := ip.String()
+	owner, err := l.owner(ctx, c, s)
+	if err != nil {
+		return append(out, provider.Fail("address", err))
+	}
+	out = append(out, provider.Pass("address", fmt.Sprintf("%s is Linode %d's", s, owner)))
+	var h provider.Holder
+	switch {
+	case has(owned, s) || (l.Mode == "share" && has(shared, s)):
+		h = provider.Holder{Where: provider.Here}
+	case l.Mode == "share":
+		h = provider.Holder{Where: provider.Nobody}
+	default:
+		h = provider.HolderOf(owner, me, func(id int) string { return fmt.Sprintf("Linode %d", id) })
+	}
+	return append(out, provider.Pass("cloud", h.String()))
 }
 
 // Validate reads the token, identifies the Linode, reads its IPs and

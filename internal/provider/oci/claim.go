@@ -347,6 +347,44 @@ func (o *OCI) validate(ctx context.Context, ip netip.Addr) error {
 	return err
 }
 
+// Inspect is floatip check: the VNIC for the address (from the metadata
+// service unless vnic_id), authentication, a read of the VNIC (a refusal
+// names the IAM statements), the address in its subnet and where it is.
+func (o *OCI) Inspect(ctx context.Context, ip netip.Addr) []provider.Finding {
+	var out []provider.Finding
+	vnic, mac, _, err := o.vnic(ctx, ip)
+	if o.VnicID != "" && err != nil {
+		vnic, mac, err = o.VnicID, "", nil // vnic_id needs no metadata
+	}
+	if err != nil {
+		return append(out, provider.Fail("metadata", err))
+	}
+	out = append(out, provider.Pass("metadata", fmt.Sprintf("VNIC %s (MAC %s)", vnic, mac)))
+	var h provider.Holder
+	err = o.fresh(func() error {
+		c, vnic, subnet, err := o.prepare(ctx, ip)
+		if err != nil {
+			return err
+		}
+		out = append(out, provider.Pass("credentials", fmt.Sprintf("%s authenticated; VNIC in subnet %s", o.Auth, subnet)))
+		cur, err := o.lookup(ctx, c, ip, subnet)
+		if err != nil {
+			return err
+		}
+		owner := ""
+		if cur != nil {
+			owner = cur.vnic
+		}
+		h = provider.HolderOf(owner, vnic, func(v string) string { return "VNIC " + v })
+		return nil
+	})
+	if err != nil {
+		return append(out, provider.Fail("credentials", err))
+	}
+	return append(out, provider.Pass("write permission", "not visible without writing: the policy needs "+iamHint[strings.Index(iamHint, `"`):]),
+		provider.Pass("cloud", h.String()))
+}
+
 // Target tells the agent where to bind ip: the interface with the VNIC's
 // MAC and the subnet's prefix (provider.LocalFinder).
 func (o *OCI) Target(ctx context.Context, ip netip.Addr) (mac string, prefix int, err error) {

@@ -69,6 +69,7 @@ var Spec = &provider.Spec{
 var (
 	_ provider.Provider    = (*OCI)(nil)
 	_ provider.LocalFinder = (*OCI)(nil)
+	_ provider.Inspector   = (*OCI)(nil)
 )
 
 // OCI is the provider.
