@@ -244,7 +244,7 @@ func BenchmarkDigitalOceanStart(b *testing.B) {
 			l.fake.PerMinute, l.fake.PerHour = 1e6, 1e6
 			p := l.params("203.0.113.50")
 			env := func(n int) []string {
-				return []string{"OCF_RESKEY_ip=203.0.113.50", "OCF_RESKEY_provider=digitalocean", "OCF_RESKEY_api_url=" + l.url,
+				return []string{"OCF_RESKEY_ip=203.0.113.50", "OCF_RESKEY_provider=digitalocean", "OCF_RESKEY_claim_interval=0", "OCF_RESKEY_api_url=" + l.url,
 					"OCF_RESKEY_metadata_url=" + l.url, "OCF_RESKEY_token_file=" + l.token, "HA_RSCTMP=" + l.state[n]}
 			}
 			// Warm up: each node learns its droplet id once per boot.
@@ -295,7 +295,7 @@ func BenchmarkOCIStart(b *testing.B) {
 			l := newOCILab(b, 2)
 			l.fake.Latency = lat
 			env := func(n int) []string {
-				return []string{"OCF_RESKEY_ip=10.250.0.80", "OCF_RESKEY_provider=oci", "OCF_RESKEY_api_url=" + l.url,
+				return []string{"OCF_RESKEY_ip=10.250.0.80", "OCF_RESKEY_provider=oci", "OCF_RESKEY_claim_interval=0", "OCF_RESKEY_api_url=" + l.url,
 					"OCF_RESKEY_metadata_url=" + l.url, "OCF_RESKEY_auth_url=" + l.url, "HA_RSCTMP=" + l.state[n]}
 			}
 			for n := range l.state {
@@ -335,7 +335,7 @@ func BenchmarkLinodeStart(b *testing.B) {
 				l.fake.Latency = lat
 				l.fake.PerMinute = 1e6
 				env := func(n int) []string {
-					return []string{"OCF_RESKEY_ip=10.250.0.73", "OCF_RESKEY_provider=linode", "OCF_RESKEY_linode_mode=" + mode,
+					return []string{"OCF_RESKEY_ip=10.250.0.73", "OCF_RESKEY_provider=linode", "OCF_RESKEY_claim_interval=0", "OCF_RESKEY_linode_mode=" + mode,
 						"OCF_RESKEY_api_url=" + l.url, "OCF_RESKEY_metadata_url=" + l.url, "OCF_RESKEY_token_file=" + l.token,
 						"OCF_RESKEY_arp_count=1", "HA_RSCTMP=" + l.state[n]}
 				}
