@@ -237,6 +237,9 @@ func TestKeepalivedFifo(t *testing.T) {
 	}
 	cfg := filepath.Join(dir, "VI_1.conf")
 	os.WriteFile(cfg, []byte("ip=192.0.2.66\narp_count=1\n"), 0o600)
+	if r := cli(t, "", state, "keepalived-fifo", cfg); r.rc != 5 || !strings.Contains(r.stderr, "is not a FIFO") {
+		t.Fatalf("a regular file as the FIFO: rc %d\n%s", r.rc, r.stderr)
+	}
 	cmd := exec.Command("ip", "netns", "exec", p.Node, bin, "keepalived-fifo", "--map", "VI_1="+cfg, "--timeout", "10s", fifo)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HA_RSCTMP=" + state}
 	var se bytes.Buffer

@@ -143,6 +143,11 @@ func keepalivedFifo(args []string, stderr io.Writer) ocf.Status {
 		}
 		return filepath.Join(*dir, inst+".conf")
 	}
+	// A path that is not a FIFO would read EOF at once, again and again.
+	if fi, err := os.Stat(fs.Arg(0)); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		fmt.Fprintf(stderr, "floatip keepalived-fifo: %s is not a FIFO (keepalived creates it for vrrp_notify_fifo_script)\n", fs.Arg(0))
+		return ocf.ErrInstalled
+	}
 	q := newFifoQueue()
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
