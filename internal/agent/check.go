@@ -38,6 +38,9 @@ func (a *Agent) Preflight(ctx context.Context) []provider.Finding {
 	}
 	cloud := in.Inspect(ctx, j.IP)
 	out = append(out, cloud...)
+	if len(cloud) == 0 {
+		return out
+	}
 	if last := cloud[len(cloud)-1]; last.OK && last.Check == "cloud" {
 		out = append(out, agreement(j, bound, last.Detail))
 	}
