@@ -65,9 +65,12 @@ func newFifoQueue() *fifoQueue {
 	return q
 }
 
+// put queues e; once closed (SIGTERM), new events are dropped.
 func (q *fifoQueue) put(e fifoEvent) {
 	q.mu.Lock()
-	q.events = append(q.events, e)
+	if !q.closed {
+		q.events = append(q.events, e)
+	}
 	q.mu.Unlock()
 	q.cond.Signal()
 }
@@ -112,8 +115,9 @@ func (q *fifoQueue) superseded(e fifoEvent) bool {
 // [--timeout 60s] FIFO`, run by keepalived as vrrp_notify_fifo_script (the
 // FIFO's path comes last). Each VRRP instance maps to a config file
 // (default /etc/cloudvip/keepalived/INSTANCE.conf) and its events run in
-// order, one at a time, each bounded by --timeout. It ends on SIGTERM after
-// the event under way.
+// order, one at a time, each bounded by --timeout. On SIGTERM it stops
+// reading and ends once the events already queued have run (a STOP that
+// arrived before the signal still releases the address).
 func keepalivedFifo(args []string, stderr io.Writer) ocf.Status {
 	fs := pflag.NewFlagSet("keepalived-fifo", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)

@@ -133,7 +133,8 @@ func (a *Agent) stop(ctx context.Context) error {
 	if j.local.Bind {
 		h, err := a.openNet()
 		if err != nil {
-			return err
+			// Whether the address is there cannot be told: not stopped.
+			return ocf.WithStatus(ocf.ErrGeneric, err)
 		}
 		defer h.Close()
 		if err := a.unbind(h, j); err != nil {
@@ -205,7 +206,7 @@ func (a *Agent) monitor(ctx context.Context) error {
 	if j.local.Bind {
 		h, err := a.openNet()
 		if err != nil {
-			return err
+			return ocf.WithStatus(ocf.NotRunning, err) // a local prerequisite: 7 (interfaces.md)
 		}
 		cur, err := a.bound(h, j)
 		h.Close()
@@ -233,7 +234,7 @@ func (a *Agent) monitor(ctx context.Context) error {
 // that cannot answer is not a reason to fail over (0 with a warning), except
 // one that says the address does not exist (7).
 func (a *Agent) cloudCheck(ctx context.Context, j *job) error {
-	if b, at, err := a.State.Get(j.id(), checkRecord); err == nil && time.Since(at) < j.checkEvery {
+	if b, at, err := a.State.Get(j.id(), checkRecord); err == nil && time.Since(at) >= 0 && time.Since(at) < j.checkEvery {
 		var h provider.Holder
 		if json.Unmarshal(b, &h) == nil {
 			return verdict(j, h, true)
@@ -274,23 +275,32 @@ func verdict(j *job, h provider.Holder, cached bool) error {
 // instance cannot burn the cloud's rate limit. An address already here is
 // never waited for: the cloud is asked first.
 func (a *Agent) claim(ctx context.Context, j *job) error {
-	if _, at, err := a.State.Get(j.id(), movedRecord); err == nil && j.claimEvery > 0 {
-		if wait := j.claimEvery - time.Since(at); wait > 0 {
-			if h, err := j.cloud.Check(ctx, j.IP); err != nil || h.Where != provider.Here {
-				if err := a.waitInterval(ctx, j, wait); err != nil {
-					return err
-				}
+	here := false // known to be routed here already: not a move
+	if _, at, err := a.State.Get(j.id(), movedRecord); err == nil && j.claimEvery > 0 && age(at) < j.claimEvery {
+		h, err := j.cloud.Check(ctx, j.IP)
+		here = err == nil && h.Where == provider.Here
+		// The check may have taken a while: what is left of the interval
+		// is measured after it.
+		if wait := j.claimEvery - age(at); !here && wait > 0 {
+			if err := a.waitInterval(ctx, j, wait); err != nil {
+				return err
 			}
 		}
 	}
 	if err := j.cloud.Claim(ctx, j.IP); err != nil {
 		return err
 	}
-	if err := a.State.Put(j.id(), movedRecord, []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n")); err != nil {
-		a.Log.Warnf("%v", err)
+	if !here {
+		if err := a.State.Put(j.id(), movedRecord, []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n")); err != nil {
+			a.Log.Warnf("%v", err)
+		}
 	}
 	return nil
 }
+
+// age is how long ago t was, never negative: a record from before a
+// clock step backwards counts as just written.
+func age(t time.Time) time.Duration { return max(0, time.Since(t)) }
 
 // waitInterval waits before a move inside claim_interval, or fails at once
 // (transient) when the wait would pass the deadline.

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/netip"
+	"net/url"
 	"os"
-	"strings"
+
+	"golang.org/x/net/http/httpproxy"
 
 	"github.com/cloudvip/floatip/internal/provider"
 	"github.com/cloudvip/floatip/ocf"
@@ -90,39 +91,35 @@ func stateDir(p string) provider.Finding {
 // metadataIP is where the instance metadata services answer.
 var metadataIP = netip.MustParseAddr("169.254.169.254")
 
-// proxyTrap: an HTTP(S) proxy in the environment that NO_PROXY does not
-// exempt the metadata service from sends its requests to the proxy, which
-// answers for the proxy's host, not this instance.
+// proxyTrap: the metadata service is plain HTTP on 169.254.169.254; with
+// an HTTP proxy in the environment that NO_PROXY does not exempt it from,
+// its requests go to the proxy, which answers for the proxy's host, not
+// this instance. Go's own rules decide (golang.org/x/net/http/httpproxy,
+// what net/http uses: NO_PROXY before no_proxy, HTTPS_PROXY only for
+// https), read afresh from getenv.
 func proxyTrap(getenv func(string) string) provider.Finding {
-	proxy := ""
-	for _, k := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"} {
-		if v := getenv(k); v != "" {
-			proxy = k
-			break
-		}
-	}
-	if proxy == "" {
-		return provider.Pass("proxy", "no HTTP(S)_PROXY set")
-	}
-	for _, k := range []string{"NO_PROXY", "no_proxy"} {
-		for _, e := range strings.Split(getenv(k), ",") {
-			if exempts(strings.TrimSpace(e)) {
-				return provider.Pass("proxy", fmt.Sprintf("%s is set and %s exempts %s", proxy, k, metadataIP))
+	first := func(keys ...string) string {
+		for _, k := range keys {
+			if v := getenv(k); v != "" {
+				return v
 			}
 		}
+		return ""
 	}
-	return provider.Fail("proxy", ocf.Errorf(ocf.ErrConfigured,
-		"%s is set but NO_PROXY does not cover %s: the metadata service would be asked through the proxy; add %s to NO_PROXY", proxy, metadataIP, metadataIP))
-}
-
-func exempts(e string) bool {
-	if e == "*" || e == metadataIP.String() {
-		return true
+	cfg := &httpproxy.Config{HTTPProxy: first("HTTP_PROXY", "http_proxy"), HTTPSProxy: first("HTTPS_PROXY", "https_proxy"),
+		NoProxy: first("NO_PROXY", "no_proxy")}
+	target := &url.URL{Scheme: "http", Host: metadataIP.String()}
+	p, err := cfg.ProxyFunc()(target)
+	switch {
+	case err != nil:
+		return provider.Fail("proxy", ocf.Errorf(ocf.ErrConfigured, "HTTP_PROXY: %v; fix or unset it", err))
+	case p != nil:
+		return provider.Fail("proxy", ocf.Errorf(ocf.ErrConfigured,
+			"requests to the metadata service (%s) would go through the proxy %s; add %s to NO_PROXY", metadataIP, p.Redacted(), metadataIP))
+	case cfg.HTTPProxy != "" || cfg.HTTPSProxy != "":
+		return provider.Pass("proxy", fmt.Sprintf("a proxy is set; the metadata service (%s) is reached directly", metadataIP))
 	}
-	if _, n, err := net.ParseCIDR(e); err == nil {
-		return n.Contains(metadataIP.AsSlice())
-	}
-	return false
+	return provider.Pass("proxy", "no HTTP(S)_PROXY set")
 }
 
 // agreement compares the kernel with the cloud's answer.

@@ -484,7 +484,7 @@ func TestPreflight(t *testing.T) {
 					c.fake.Inject(tc.fault)
 				}
 				if tc.step == "proxy" {
-					t.Setenv("HTTPS_PROXY", "http://192.0.2.254:3128")
+					t.Setenv("HTTP_PROXY", "http://192.0.2.254:3128")
 				}
 				c.fake.ResetCounts()
 				n := cloudNode(t, c, c.ip) // a fresh node: nothing cached for this boot
@@ -512,11 +512,14 @@ func TestProxyTrap(t *testing.T) {
 		ok  bool
 	}{
 		{map[string]string{}, true},
-		{map[string]string{"HTTPS_PROXY": "http://p:3128"}, false},
+		{map[string]string{"HTTPS_PROXY": "http://p:3128"}, true}, // the metadata service is plain http
+		{map[string]string{"HTTP_PROXY": "http://p:3128"}, false},
 		{map[string]string{"http_proxy": "http://p:3128", "no_proxy": "localhost,169.254.169.254"}, true},
-		{map[string]string{"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "169.254.0.0/16"}, true},
-		{map[string]string{"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "*"}, true},
-		{map[string]string{"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "10.0.0.0/8,.internal"}, false},
+		{map[string]string{"HTTP_PROXY": "http://p:3128", "NO_PROXY": "169.254.0.0/16"}, true},
+		{map[string]string{"HTTP_PROXY": "http://p:3128", "NO_PROXY": "*"}, true},
+		{map[string]string{"HTTP_PROXY": "http://p:3128", "NO_PROXY": "10.0.0.0/8,.internal"}, false},
+		// As net/http: NO_PROXY, when set, hides no_proxy.
+		{map[string]string{"HTTP_PROXY": "http://p:3128", "NO_PROXY": "example.com", "no_proxy": "169.254.169.254"}, false},
 	} {
 		if f := proxyTrap(env(tc.env)); f.OK != tc.ok {
 			t.Errorf("%v: %+v", tc.env, f)

@@ -78,7 +78,8 @@ func cloudVerdict(r *Report, h provider.Holder) (string, int) {
 	switch {
 	case r.Here && h.Where == provider.Here:
 		return "here; the cloud agrees", int(ocf.Success)
-	case r.Here:
+	case r.Here || ((r.Bound != "" || r.Claimed != "") && h.Where != provider.Here):
+		// Bound or claimed here while the cloud routes it elsewhere.
 		return fmt.Sprintf("here, but the cloud says %s", h), Inconsistent
 	case h.Where == provider.Here:
 		// stop never unassigns: after down the cloud may still route here.

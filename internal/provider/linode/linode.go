@@ -329,7 +329,16 @@ func (l *Linode) share(ctx context.Context, c *linodego.Client, me int, s string
 			return nil
 		}
 		if attempt > 1 {
+			// Give a slow read-back (or another writer) time before writing
+			// again: every round is two requests against the rate limit.
 			l.env.Log.Warnf("linode: %s is not in Linode %d's shared set after writing it; merging again", s, me)
+			t := time.NewTimer(min(100*time.Millisecond<<(attempt-2), 2*time.Second))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ocf.Errorf(ocf.ErrGeneric, "linode: %s: shared with Linode %d but not confirmed before the deadline", s, me)
+			case <-t.C:
+			}
 		}
 		set := append(append([]string{}, shared...), s)
 		err = provider.Retry(ctx, func(ctx context.Context) error {
