@@ -290,6 +290,9 @@ func (a *Agent) claim(ctx context.Context, j *job) error {
 	if err := j.cloud.Claim(ctx, j.IP); err != nil {
 		return err
 	}
+	if m, ok := j.cloud.(provider.MoveReporter); ok && !m.Moved() {
+		here = true // found here: not a move
+	}
 	if !here {
 		if err := a.State.Put(j.id(), movedRecord, []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n")); err != nil {
 			a.Log.Warnf("%v", err)

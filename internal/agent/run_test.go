@@ -422,6 +422,15 @@ func TestClaimInterval(t *testing.T) {
 	if took := time.Since(t0); took > 500*time.Millisecond || f.Count("POST") != 0 {
 		t.Fatalf("a start with the address already here took %v and wrote %d times", took, f.Count("POST"))
 	}
+	// A start that finds the address here is not a move: past the interval
+	// it asks nothing first, and the time of the last move stays.
+	time.Sleep(1100 * time.Millisecond)
+	n.want(t, "start", ocf.Success)
+	c.moveAway()
+	t0 = time.Now()
+	if log := n.want(t, "start", ocf.Success); time.Since(t0) > 500*time.Millisecond || strings.Contains(log, "waiting") {
+		t.Fatalf("a no-op start restarted claim_interval: the next move waited %v:\n%s", time.Since(t0), log)
+	}
 	n.params["claim_interval"] = "60"
 	n.params["CRM_meta_timeout"] = "2000"
 	c.moveAway()

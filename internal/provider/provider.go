@@ -53,6 +53,13 @@ type Provider interface {
 	Validate(ctx context.Context, ip netip.Addr) error
 }
 
+// MoveReporter is implemented by providers that can say whether their
+// last Claim changed the cloud (an assign, share, update or create) or
+// found the address already here; claim_interval counts only moves.
+type MoveReporter interface {
+	Moved() bool
+}
+
 // LocalFinder is implemented by providers whose metadata says where the
 // address belongs on the node (OCI: the interface with the VNIC's MAC, the
 // subnet's prefix). The agent asks it at start and validate-all level 10

@@ -60,8 +60,9 @@ var Spec = &provider.Spec{
 }
 
 var (
-	_ provider.Provider  = (*DO)(nil)
-	_ provider.Inspector = (*DO)(nil)
+	_ provider.Provider     = (*DO)(nil)
+	_ provider.Inspector    = (*DO)(nil)
+	_ provider.MoveReporter = (*DO)(nil)
 )
 
 // DO is the provider.
@@ -71,6 +72,7 @@ type DO struct {
 	DropletID     int // 0: from metadata
 	env           provider.Env
 	client        *godo.Client
+	moved         bool // the last Claim assigned
 }
 
 func open(get func(string) (string, bool), env provider.Env) (provider.Provider, error) {
@@ -221,8 +223,12 @@ func (d *DO) holder(ctx context.Context, c *godo.Client, ip netip.Addr) (int, er
 	return id, provider.Wrap(Name, "get reserved IP "+ip.String(), err)
 }
 
+// Moved reports whether the last Claim assigned the address.
+func (d *DO) Moved() bool { return d.moved }
+
 // Claim assigns ip to this droplet and waits for the action to complete.
 func (d *DO) Claim(ctx context.Context, ip netip.Addr) error {
+	d.moved = false
 	c, me, err := d.prepare(ctx)
 	if err != nil {
 		return err
@@ -249,6 +255,7 @@ func (d *DO) Claim(ctx context.Context, ip netip.Addr) error {
 	if err != nil {
 		return fmt.Errorf("digitalocean: assign %s to droplet %d: %w", ip, me, err)
 	}
+	d.moved = true
 	if act == nil || act.ID == 0 {
 		// Accepted, but the answer names no action: ask the IP itself.
 		d.env.Log.Warnf("digitalocean: assign %s: the answer has no action; confirming through the reserved IP", ip)

@@ -60,8 +60,9 @@ var Spec = &provider.Spec{
 }
 
 var (
-	_ provider.Provider  = (*Linode)(nil)
-	_ provider.Inspector = (*Linode)(nil)
+	_ provider.Provider     = (*Linode)(nil)
+	_ provider.Inspector    = (*Linode)(nil)
+	_ provider.MoveReporter = (*Linode)(nil)
 )
 
 // Linode is the provider.
@@ -71,6 +72,7 @@ type Linode struct {
 	region                         string
 	env                            provider.Env
 	client                         *linodego.Client
+	moved                          bool // the last Claim shared or assigned
 }
 
 func open(get func(string) (string, bool), env provider.Env) (provider.Provider, error) {
@@ -256,8 +258,12 @@ func has(list []string, s string) bool {
 	return false
 }
 
+// Moved reports whether the last Claim shared or assigned the address.
+func (l *Linode) Moved() bool { return l.moved }
+
 // Claim makes ip usable here (share) or moves it here (assign).
 func (l *Linode) Claim(ctx context.Context, ip netip.Addr) error {
+	l.moved = false
 	if !ip.Is4() {
 		return ocf.Errorf(ocf.ErrConfigured, "linode: ip=%s: only IPv4 is supported", ip)
 	}
@@ -284,6 +290,7 @@ func (l *Linode) Claim(ctx context.Context, ip netip.Addr) error {
 	if err != nil {
 		return l.wrap(fmt.Sprintf("assign %s to Linode %d", s, me), err)
 	}
+	l.moved = true
 	// The move shows under this Linode after a while: poll within the deadline.
 	for pause := 100 * time.Millisecond; ; pause = min(2*pause, 2*time.Second) {
 		owned, _, err := l.ips(ctx, c, me)
@@ -347,6 +354,7 @@ func (l *Linode) share(ctx context.Context, c *linodego.Client, me int, s string
 		if err != nil {
 			return l.wrap(fmt.Sprintf("share %s with Linode %d", s, me), err)
 		}
+		l.moved = true
 		if ctx.Err() != nil {
 			return ocf.Errorf(ocf.ErrGeneric, "linode: %s: shared with Linode %d but not confirmed before the deadline", s, me)
 		}

@@ -285,6 +285,7 @@ func (o *OCI) claim(ctx context.Context, ip netip.Addr) error {
 		}
 		return o.wrap("move "+s+" to VNIC "+vnic, err)
 	}
+	o.moved = true
 	if done {
 		o.env.Log.Infof("oci: %s is on VNIC %s (an earlier attempt's answer was lost)", ip, vnic)
 		return nil
@@ -405,10 +406,14 @@ func (o *OCI) fresh(op func() error) error {
 	return err
 }
 
+// Moved reports whether the last Claim updated or created the address.
+func (o *OCI) Moved() bool { return o.moved }
+
 // Claim moves ip to this instance's VNIC: nothing when it is already
 // there, UpdatePrivateIp when another VNIC in the subnet has it,
 // CreatePrivateIp when nobody does.
 func (o *OCI) Claim(ctx context.Context, ip netip.Addr) error {
+	o.moved = false
 	return o.fresh(func() error { return o.claim(ctx, ip) })
 }
 

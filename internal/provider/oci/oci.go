@@ -67,9 +67,10 @@ var Spec = &provider.Spec{
 }
 
 var (
-	_ provider.Provider    = (*OCI)(nil)
-	_ provider.LocalFinder = (*OCI)(nil)
-	_ provider.Inspector   = (*OCI)(nil)
+	_ provider.Provider     = (*OCI)(nil)
+	_ provider.LocalFinder  = (*OCI)(nil)
+	_ provider.Inspector    = (*OCI)(nil)
+	_ provider.MoveReporter = (*OCI)(nil)
 )
 
 // OCI is the provider.
@@ -83,6 +84,7 @@ type OCI struct {
 	client *core.VirtualNetworkClient
 	cached bool   // client signs with a cached session token
 	subnet string // of VnicID
+	moved  bool   // the last Claim updated or created the address
 }
 
 func open(get func(string) (string, bool), env provider.Env) (provider.Provider, error) {

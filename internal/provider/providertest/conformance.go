@@ -54,6 +54,9 @@ func Conformance(t *testing.T, setup func(t *testing.T) *World, want Expect) {
 		if n := w.Writes() - before; n != 0 {
 			t.Fatalf("%d writes for an address already here", n)
 		}
+		if m, ok := w.P.(provider.MoveReporter); ok && m.Moved() {
+			t.Fatal("a claim that wrote nothing says it moved the address")
+		}
 	})
 	t.Run("check", func(t *testing.T) {
 		w := setup(t)
@@ -67,6 +70,9 @@ func Conformance(t *testing.T, setup func(t *testing.T) *World, want Expect) {
 		w := setup(t)
 		if err := w.P.Claim(Deadline(t, 5*time.Second), w.Other); err != nil {
 			t.Fatal(err)
+		}
+		if m, ok := w.P.(provider.MoveReporter); ok && !m.Moved() {
+			t.Fatal("a claim that took the address says it moved nothing")
 		}
 		check(t, w, w.Other, "here")
 		if w.Free.IsValid() {
