@@ -20,7 +20,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cloudvip/floatip/internal/agent"
-	"github.com/cloudvip/floatip/internal/runstate"
 	"github.com/cloudvip/floatip/ocf"
 )
 
@@ -124,14 +123,11 @@ func newVerbFlags(name string) *verbFlags {
 // one JSON object, and exits with the verdict's code (a failed cloud read:
 // its class's code).
 func show(lookup func(string) (string, bool), asJSON, local bool, stderr io.Writer) ocf.Status {
-	start := time.Now()
-	env := ocf.FromLookup("show", lookup)
-	log := ocf.NewLogger(agent.Name, env, stderr)
-	defer log.Close()
-	a := &agent.Agent{Env: env, Log: log, Out: os.Stdout, State: runstate.FromEnv(), Deadline: env.Deadline(start)}
+	a := newAgent("show", lookup, stderr)
+	defer a.Log.Close()
 	r, err := a.Show(context.Background(), local)
 	if err != nil {
-		log.ExitReason(err.Error())
+		a.Log.ExitReason(err.Error())
 		return ocf.StatusOf(err)
 	}
 	if asJSON {
@@ -153,11 +149,8 @@ func show(lookup func(string) (string, bool), asJSON, local bool, stderr io.Writ
 // a failure, what to fix), or a JSON list; it exits with the first
 // failure's class (0 when everything is ready).
 func check(lookup func(string) (string, bool), asJSON bool, stderr io.Writer) ocf.Status {
-	start := time.Now()
-	env := ocf.FromLookup("check", lookup)
-	log := ocf.NewLogger(agent.Name, env, stderr)
-	defer log.Close()
-	a := &agent.Agent{Env: env, Log: log, Out: os.Stdout, State: runstate.FromEnv(), Deadline: env.Deadline(start)}
+	a := newAgent("check", lookup, stderr)
+	defer a.Log.Close()
 	findings := a.Preflight(context.Background())
 	st := ocf.Success
 	for _, f := range findings {
@@ -210,15 +203,11 @@ func cliEnv(params map[string]string, timeout time.Duration) func(string) (strin
 
 // runAction runs one agent action and reports a failure on stderr.
 func runAction(action string, lookup func(string) (string, bool), stderr io.Writer) ocf.Status {
-	start := time.Now()
-	env := ocf.FromLookup(action, lookup)
-	log := ocf.NewLogger(agent.Name, env, stderr)
-	defer log.Close()
-	a := &agent.Agent{Env: env, Log: log, Out: os.Stdout, State: runstate.FromEnv(),
-		Self: "/proc/self/exe", Deadline: env.Deadline(start)}
+	a := newAgent(action, lookup, stderr)
+	defer a.Log.Close()
 	err := a.Run(context.Background())
 	if err != nil {
-		log.ExitReason(err.Error())
+		a.Log.ExitReason(err.Error())
 	}
 	return ocf.StatusOf(err)
 }

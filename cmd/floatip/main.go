@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -52,13 +53,20 @@ func main() {
 	os.Exit(int(runOCF(os.Args[1])))
 }
 
+// newAgent is the agent for one action: its environment from lookup, its
+// log on stderr (or syslog), the state directory from HA_RSCTMP, and the
+// deadline from the action's timeout, counted from now.
+func newAgent(action string, lookup func(string) (string, bool), stderr io.Writer) *agent.Agent {
+	env := ocf.FromLookup(action, lookup)
+	return &agent.Agent{Env: env, Log: ocf.NewLogger(agent.Name, env, stderr), Out: os.Stdout,
+		State: runstate.FromEnv(), Self: "/proc/self/exe", Deadline: env.Deadline(time.Now())}
+}
+
 func runOCF(action string) ocf.Status {
 	start := time.Now()
-	env := ocf.FromEnviron(action)
-	log := ocf.NewLogger(agent.Name, env, os.Stderr)
-	defer log.Close()
-	a := &agent.Agent{Env: env, Log: log, Out: os.Stdout, State: runstate.FromEnv(),
-		Self: "/proc/self/exe", Deadline: env.Deadline(start)}
+	a := newAgent(action, os.LookupEnv, os.Stderr)
+	defer a.Log.Close()
+	env, log := a.Env, a.Log
 	err := a.Run(context.Background())
 	st := ocf.StatusOf(err)
 	switch {

@@ -223,6 +223,9 @@ func (d *DO) holder(ctx context.Context, c *godo.Client, ip netip.Addr) (int, er
 	return id, provider.Wrap(Name, "get reserved IP "+ip.String(), err)
 }
 
+// dropletName names a holder.
+func dropletName(id int) string { return fmt.Sprintf("droplet %d", id) }
+
 // Moved reports whether the last Claim assigned the address.
 func (d *DO) Moved() bool { return d.moved }
 
@@ -350,7 +353,7 @@ func (d *DO) Check(ctx context.Context, ip netip.Addr) (provider.Holder, error) 
 	if err != nil {
 		return provider.Holder{}, err
 	}
-	return provider.HolderOf(id, me, func(id int) string { return fmt.Sprintf("droplet %d", id) }), nil
+	return provider.HolderOf(id, me, dropletName), nil
 }
 
 // Inspect is floatip check: the token file, the droplet, the API with the
@@ -370,7 +373,7 @@ func (d *DO) Inspect(ctx context.Context, ip netip.Addr) []provider.Finding {
 	if err != nil {
 		return append(out, provider.Fail("credentials and address", err))
 	}
-	h := provider.HolderOf(holder, me, func(id int) string { return fmt.Sprintf("droplet %d", id) })
+	h := provider.HolderOf(holder, me, dropletName)
 	return append(out, provider.Pass("credentials and address", fmt.Sprintf("the API took the token; %s is a reserved IP of the account", ip)),
 		provider.Pass("write scope", "not visible without writing: the token needs read and write scope (reserved IP assign)"),
 		provider.Pass("cloud", h.String()))

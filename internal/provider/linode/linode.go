@@ -258,6 +258,9 @@ func has(list []string, s string) bool {
 	return false
 }
 
+// linodeName names a holder.
+func linodeName(id int) string { return fmt.Sprintf("Linode %d", id) }
+
 // Moved reports whether the last Claim shared or assigned the address.
 func (l *Linode) Moved() bool { return l.moved }
 
@@ -383,7 +386,7 @@ func (l *Linode) Check(ctx context.Context, ip netip.Addr) (provider.Holder, err
 	if err != nil {
 		return provider.Holder{}, err
 	}
-	return provider.HolderOf(owner, me, func(id int) string { return fmt.Sprintf("Linode %d", id) }), nil
+	return provider.HolderOf(owner, me, linodeName), nil
 }
 
 // owner asks which Linode owns s (404: not an address of this account).
@@ -439,7 +442,7 @@ func (l *Linode) Inspect(ctx context.Context, ip netip.Addr) []provider.Finding 
 	case l.Mode == "share":
 		h = provider.Holder{Where: provider.Nobody}
 	default:
-		h = provider.HolderOf(owner, me, func(id int) string { return fmt.Sprintf("Linode %d", id) })
+		h = provider.HolderOf(owner, me, linodeName)
 	}
 	return append(out, provider.Pass("cloud", h.String()))
 }

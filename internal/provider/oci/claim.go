@@ -339,7 +339,7 @@ func (o *OCI) check(ctx context.Context, ip netip.Addr) (provider.Holder, error)
 	if cur != nil {
 		owner = cur.vnic
 	}
-	return provider.HolderOf(owner, vnic, func(v string) string { return "VNIC " + v }), nil
+	return provider.HolderOf(owner, vnic, vnicName), nil
 }
 
 // Validate finds the VNIC, authenticates and reads the VNIC's subnet.
@@ -376,7 +376,7 @@ func (o *OCI) Inspect(ctx context.Context, ip netip.Addr) []provider.Finding {
 		if cur != nil {
 			owner = cur.vnic
 		}
-		h = provider.HolderOf(owner, vnic, func(v string) string { return "VNIC " + v })
+		h = provider.HolderOf(owner, vnic, vnicName)
 		return nil
 	})
 	if err != nil {
@@ -405,6 +405,9 @@ func (o *OCI) fresh(op func() error) error {
 	}
 	return err
 }
+
+// vnicName names a holder.
+func vnicName(id string) string { return "VNIC " + id }
 
 // Moved reports whether the last Claim updated or created the address.
 func (o *OCI) Moved() bool { return o.moved }
