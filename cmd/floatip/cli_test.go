@@ -227,7 +227,7 @@ func waitAddr(t *testing.T, ns, dev, ip string, present bool) {
 // keepalived-fifo consumes keepalived's notify FIFO as keepalived runs it
 // (the FIFO's path last): MASTER binds, BACKUP releases, a master hearing a
 // lower priority re-claims, lines that are not INSTANCE lines are ignored,
-// and SIGTERM ends it.
+// and SIGTERM ends it once keepalived closes its end.
 func TestKeepalivedFifo(t *testing.T) {
 	p, state := lab(t)
 	dir := t.TempDir()
@@ -263,9 +263,12 @@ func TestKeepalivedFifo(t *testing.T) {
 	waitAddr(t, p.Node, p.NodeIf, "192.0.2.66", false)
 	say(`INSTANCE "VI_1" MASTER_RX_LOWER_PRI 100`)
 	waitAddr(t, p.Node, p.NodeIf, "192.0.2.66", true)
-	say(`INSTANCE "VI_1" STOP 100`)
-	waitAddr(t, p.Node, p.NodeIf, "192.0.2.66", false)
+	// keepalived signals the script as it writes its shutdown's STOP: the
+	// STOP after SIGTERM still runs, and the writer closing ends it.
 	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(100 * time.Millisecond)
+	say(`INSTANCE "VI_1" STOP 100`)
+	w.Close()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -273,6 +276,9 @@ func TestKeepalivedFifo(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatalf("keepalived-fifo did not end on SIGTERM\n%s", se.String())
+	}
+	if out := nstest.Addrs(t, p.Node, p.NodeIf); strings.Contains(out, "192.0.2.66") {
+		t.Fatalf("the STOP after SIGTERM did not release the address:\n%s\n%s", out, se.String())
 	}
 	if !strings.Contains(se.String(), "VI_1 MASTER_RX_LOWER_PRI -> floatip up: OCF_SUCCESS") {
 		t.Fatalf("log:\n%s", se.String())

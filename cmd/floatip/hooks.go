@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -57,6 +58,9 @@ type fifoQueue struct {
 	cond   *sync.Cond
 	events []fifoEvent
 	closed bool
+	// draining: SIGTERM came; the reader closes the queue when keepalived
+	// closes its end of the FIFO.
+	draining atomic.Bool
 }
 
 func newFifoQueue() *fifoQueue {
@@ -115,9 +119,11 @@ func (q *fifoQueue) superseded(e fifoEvent) bool {
 // [--timeout 60s] FIFO`, run by keepalived as vrrp_notify_fifo_script (the
 // FIFO's path comes last). Each VRRP instance maps to a config file
 // (default /etc/cloudvip/keepalived/INSTANCE.conf) and its events run in
-// order, one at a time, each bounded by --timeout. On SIGTERM it stops
-// reading and ends once the events already queued have run (a STOP that
-// arrived before the signal still releases the address).
+// order, one at a time, each bounded by --timeout. On SIGTERM it reads on
+// until keepalived closes its end of the FIFO (at most drainGrace), runs
+// what is queued and ends: keepalived 2.2.7 signals the script as it
+// writes the STOP events of its shutdown, so the STOP may come after the
+// signal and must still release the address.
 func keepalivedFifo(args []string, stderr io.Writer) ocf.Status {
 	fs := pflag.NewFlagSet("keepalived-fifo", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -155,7 +161,11 @@ func keepalivedFifo(args []string, stderr io.Writer) ocf.Status {
 	q := newFifoQueue()
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
-	go func() { <-term; q.close() }()
+	go func() {
+		<-term
+		q.draining.Store(true)
+		time.AfterFunc(drainGrace, q.close)
+	}()
 	go readFifo(fs.Arg(0), q, stderr)
 	for {
 		e, skipped, ok := q.take()
@@ -174,8 +184,12 @@ func keepalivedFifo(args []string, stderr io.Writer) ocf.Status {
 	}
 }
 
+// drainGrace bounds how long keepalived-fifo reads on after SIGTERM.
+const drainGrace = 2 * time.Second
+
 // readFifo feeds q with the FIFO's INSTANCE lines, reopening it when
-// keepalived closes and reopens its end.
+// keepalived closes and reopens its end; after SIGTERM, keepalived closing
+// its end closes q.
 func readFifo(path string, q *fifoQueue, stderr io.Writer) {
 	for {
 		f, err := os.Open(path) // blocks until keepalived opens its end
@@ -191,6 +205,10 @@ func readFifo(path string, q *fifoQueue, stderr io.Writer) {
 			}
 		}
 		f.Close()
+		if q.draining.Load() {
+			q.close()
+			return
+		}
 	}
 }
 
