@@ -40,7 +40,7 @@ var verbs = map[string]verb{
 // parameters and runs its action. Exit codes are OCF's: 0 done, 1
 // transient failure, 2 usage, 4 a credential or config file others may
 // change, 5 a missing prerequisite, 6 bad configuration.
-func runVerb(name string, args []string, stderr io.Writer) ocf.Status {
+func runVerb(ctx context.Context, name string, args []string, stderr io.Writer) ocf.Status {
 	o := newVerbFlags(name)
 	usage := func() {
 		fmt.Fprintf(stderr, "usage: floatip %s [--config FILE] [--timeout 60s] --ip ADDRESS [--name value ...]\n%s\n\nflags:\n%s",
@@ -84,7 +84,7 @@ func runVerb(name string, args []string, stderr io.Writer) ocf.Status {
 	case "check":
 		return check(env, *o.json, stderr)
 	}
-	return runAction(verbs[name].action, env, stderr)
+	return runAction(ctx, verbs[name].action, env, stderr)
 }
 
 // verbFlags are a verb's flags: every parameter of the one table, and the
@@ -202,10 +202,10 @@ func cliEnv(params map[string]string, timeout time.Duration) func(string) (strin
 }
 
 // runAction runs one agent action and reports a failure on stderr.
-func runAction(action string, lookup func(string) (string, bool), stderr io.Writer) ocf.Status {
+func runAction(ctx context.Context, action string, lookup func(string) (string, bool), stderr io.Writer) ocf.Status {
 	a := newAgent(action, lookup, stderr)
 	defer a.Log.Close()
-	err := a.Run(context.Background())
+	err := a.Run(ctx)
 	if err != nil {
 		a.Log.ExitReason(err.Error())
 	}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -61,6 +62,9 @@ type fifoQueue struct {
 	// draining: SIGTERM came; the reader closes the queue when keepalived
 	// closes its end of the FIFO.
 	draining atomic.Bool
+	// running is the event being carried out and how to cancel it.
+	running       fifoEvent
+	cancelRunning context.CancelFunc
 }
 
 func newFifoQueue() *fifoQueue {
@@ -69,14 +73,39 @@ func newFifoQueue() *fifoQueue {
 	return q
 }
 
-// put queues e; once closed (SIGTERM), new events are dropped.
+// put queues e; once closed (SIGTERM), new events are dropped. A release
+// of the instance whose claim is running cancels that claim: a backup must
+// not go on waiting out claim_interval to move the address to itself.
 func (q *fifoQueue) put(e fifoEvent) {
 	q.mu.Lock()
 	if !q.closed {
 		q.events = append(q.events, e)
+		if q.cancelRunning != nil && q.running.instance == e.instance && claims(q.running.state) && !claims(e.state) {
+			q.cancelRunning()
+		}
 	}
 	q.mu.Unlock()
 	q.cond.Signal()
+}
+
+// begin records e as running; its context ends with done or when a
+// release of the same instance supersedes it.
+func (q *fifoQueue) begin(ctx context.Context, e fifoEvent) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	q.mu.Lock()
+	q.running, q.cancelRunning = e, cancel
+	q.mu.Unlock()
+	return ctx, func() {
+		q.mu.Lock()
+		q.running, q.cancelRunning = fifoEvent{}, nil
+		q.mu.Unlock()
+		cancel()
+	}
+}
+
+func claims(state string) bool {
+	verb, _ := verbFor(state)
+	return verb == "up"
 }
 
 func (q *fifoQueue) close() {
@@ -119,7 +148,8 @@ func (q *fifoQueue) superseded(e fifoEvent) bool {
 // [--timeout 60s] FIFO`, run by keepalived as vrrp_notify_fifo_script (the
 // FIFO's path comes last). Each VRRP instance maps to a config file
 // (default /etc/cloudvip/keepalived/INSTANCE.conf) and its events run in
-// order, one at a time, each bounded by --timeout. On SIGTERM it reads on
+// order, one at a time, each bounded by --timeout; a claim that a release
+// of its instance supersedes while it runs is cancelled. On SIGTERM it reads on
 // until keepalived closes its end of the FIFO (at most drainGrace), runs
 // what is queued and ends: keepalived 2.2.7 signals the script as it
 // writes the STOP events of its shutdown, so the STOP may come after the
@@ -179,7 +209,9 @@ func keepalivedFifo(args []string, stderr io.Writer) ocf.Status {
 		if !known {
 			continue
 		}
-		st := runVerb(verb, []string{"--config", configOf(e.instance), "--timeout", timeout.String()}, stderr)
+		ctx, done := q.begin(context.Background(), e)
+		st := runVerb(ctx, verb, []string{"--config", configOf(e.instance), "--timeout", timeout.String()}, stderr)
+		done()
 		fmt.Fprintf(stderr, "floatip keepalived-fifo: %s %s -> floatip %s: %s\n", e.instance, e.state, verb, st)
 	}
 }
@@ -229,5 +261,5 @@ func ucarpScript(verb string, args []string, stderr io.Writer) ocf.Status {
 	if _, err := os.Stat(config); err == nil || len(args) == 3 {
 		flags = append(flags, "--config", config)
 	}
-	return runVerb(verb, flags, stderr)
+	return runVerb(context.Background(), verb, flags, stderr)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"testing"
 )
 
@@ -53,5 +54,31 @@ func TestFifoQueueSupersedes(t *testing.T) {
 	}
 	if len(skipped) != 2 || skipped[0] != (fifoEvent{"VI_1", "MASTER"}) || skipped[1] != (fifoEvent{"VI_1", "BACKUP"}) {
 		t.Fatalf("skipped %+v", skipped)
+	}
+}
+
+// A release of the instance whose claim runs cancels that claim (it may be
+// waiting out claim_interval); other instances and other claims do not.
+func TestFifoQueueCancelsSupersededClaim(t *testing.T) {
+	for _, tc := range []struct {
+		running, next fifoEvent
+		cancelled     bool
+	}{
+		{fifoEvent{"VI_1", "MASTER"}, fifoEvent{"VI_1", "BACKUP"}, true},
+		{fifoEvent{"VI_1", "MASTER_RX_LOWER_PRI"}, fifoEvent{"VI_1", "FAULT"}, true},
+		{fifoEvent{"VI_1", "MASTER"}, fifoEvent{"VI_1", "MASTER_RX_LOWER_PRI"}, false},
+		{fifoEvent{"VI_1", "MASTER"}, fifoEvent{"VI_2", "BACKUP"}, false},
+		{fifoEvent{"VI_1", "BACKUP"}, fifoEvent{"VI_1", "MASTER"}, false},
+	} {
+		q := newFifoQueue()
+		ctx, done := q.begin(context.Background(), tc.running)
+		q.put(tc.next)
+		if got := ctx.Err() != nil; got != tc.cancelled {
+			t.Errorf("%v running, %v arrives: cancelled %v, want %v", tc.running, tc.next, got, tc.cancelled)
+		}
+		done()
+		if ctx.Err() == nil {
+			t.Error("done does not end the context")
+		}
 	}
 }

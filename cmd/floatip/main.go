@@ -48,7 +48,7 @@ func main() {
 		return
 	}
 	if _, ok := verbs[os.Args[1]]; ok {
-		os.Exit(int(runVerb(os.Args[1], os.Args[2:], os.Stderr)))
+		os.Exit(int(runVerb(context.Background(), os.Args[1], os.Args[2:], os.Stderr)))
 	}
 	os.Exit(int(runOCF(os.Args[1])))
 }
