@@ -26,8 +26,12 @@ func main() {
 		usage()
 	}
 	switch os.Args[1] {
-	case "_node": // PID 1 of a node
-		if err := lab.NodeInit(os.Args[2], os.Args[3]); err != nil {
+	case "_node": // PID 1 of a node: name, directory, engine ("" for Pacemaker)
+		init := lab.NodeInit
+		if len(os.Args) > 4 && os.Args[4] != "" {
+			init = lab.VRRPInit
+		}
+		if err := init(os.Args[2], os.Args[3]); err != nil {
 			fmt.Fprintln(os.Stderr, "node:", err)
 			os.Exit(1)
 		}

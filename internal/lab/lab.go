@@ -54,6 +54,9 @@ type Config struct {
 	Token int    // corosync totem token in ms; 0 = corosync's default
 	Dir   string // state directory; default a new /tmp directory
 	Self  string // the lab binary, re-executed as each node's init
+	// Engine: Pacemaker (the default) or a VRRP daemon, which runs once
+	// ConfigureVRRP says how.
+	Engine Engine
 	// ActionTime is how long the fake DigitalOcean keeps an assign in progress.
 	ActionTime time.Duration
 	Log        func(format string, args ...any)
@@ -129,7 +132,11 @@ func Up(cfg Config) (l *Lab, err error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("lab: needs root (namespaces, corosync, pacemaker)")
 	}
-	for _, tool := range []string{"corosync", "pacemakerd", "crm_mon", "nsenter", "unshare", "ip", "nft"} {
+	tools := []string{"corosync", "pacemakerd", "crm_mon", "nsenter", "unshare", "ip", "nft"}
+	if cfg.Engine != Pacemaker {
+		tools = []string{string(cfg.Engine), "nsenter", "unshare", "ip", "nft"}
+	}
+	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			return nil, fmt.Errorf("lab: %s is not installed (make deps installs it)", tool)
 		}
@@ -166,6 +173,9 @@ func Up(cfg Config) (l *Lab, err error) {
 		if err := l.Start(n); err != nil {
 			return l, err
 		}
+	}
+	if cfg.Engine != Pacemaker {
+		return l, nil
 	}
 	if err := l.WaitOnline(l.Nodes, 90*time.Second); err != nil {
 		return l, err
@@ -349,6 +359,9 @@ func (l *Lab) Droplet(n *Node) int {
 }
 
 func (l *Lab) prepare(n *Node) error {
+	if l.cfg.Engine != Pacemaker {
+		return os.MkdirAll(n.Dir, 0o755)
+	}
 	for _, d := range []string{"etc/corosync", "var/lib/corosync", "var/log/corosync",
 		"var/lib/pacemaker/cib", "var/lib/pacemaker/pengine", "var/lib/pacemaker/blackbox", "var/lib/pacemaker/cores",
 		"var/log/pacemaker/bundles"} {
@@ -434,7 +447,7 @@ func (l *Lab) Start(n *Node) error {
 	defer logf.Close()
 	cmd := exec.Command("nsenter", "--net=/run/netns/"+n.NS, "--",
 		"unshare", "--mount", "--uts", "--ipc", "--pid", "--kill-child", "--mount-proc", "--propagation", "private", "--",
-		l.cfg.Self, "_node", n.Name, n.Dir)
+		l.cfg.Self, "_node", n.Name, n.Dir, string(l.cfg.Engine))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", n.Name, err)

@@ -1,11 +1,14 @@
 package lab
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -110,4 +113,120 @@ func nodeMounts(dir string) error {
 		}
 	}
 	return nil
+}
+
+// engineStarted marks, in the engine log, where a node's engine (re)started.
+const engineStarted = "-- engine started"
+
+// VRRPInit is PID 1 of a node without Pacemaker: its own /run, /dev/shm
+// and /sys, the web service, and the engine ConfigureVRRP wrote to
+// engine.json (none yet: just the web service), whose output goes to
+// engine.log stamped with the time each line arrives. On SIGTERM it stops
+// the engine and waits for what the engine left running (floatip releasing
+// the address) before it exits.
+func VRRPInit(name, dir string) error {
+	if err := unix.Sethostname([]byte(name)); err != nil {
+		return fmt.Errorf("hostname: %w", err)
+	}
+	for _, m := range []struct{ src, dst, fstype, data string }{
+		{"tmpfs", "/run", "tmpfs", "mode=0755"}, {"tmpfs", "/dev/shm", "tmpfs", "mode=1777"}, {"sysfs", "/sys", "sysfs", ""},
+	} {
+		if err := unix.Mount(m.src, m.dst, m.fstype, 0, m.data); err != nil {
+			return fmt.Errorf("mount %s: %w", m.dst, err)
+		}
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, unix.SIGTERM, unix.SIGINT)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	web := exec.Command(self, "_web")
+	if err := web.Start(); err != nil {
+		return fmt.Errorf("web: %w", err)
+	}
+	engine, err := startEngine(dir)
+	if err != nil {
+		return err
+	}
+	reap := time.NewTicker(200 * time.Millisecond)
+	for {
+		select {
+		case <-sig:
+			if engine != nil {
+				_ = engine.Process.Signal(unix.SIGTERM)
+				waitGone(engine.Process.Pid, 15*time.Second)
+			}
+			waitOthers(web.Process.Pid, 15*time.Second)
+			return nil
+		case <-reap.C:
+			reapAll()
+		}
+	}
+}
+
+// startEngine starts the command in dir/engine.json, if any, its output
+// stamped into dir/engine.log.
+func startEngine(dir string) (*exec.Cmd, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "engine.json"))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	var argv []string
+	if err == nil {
+		err = json.Unmarshal(b, &argv)
+	}
+	if err != nil || len(argv) == 0 {
+		return nil, fmt.Errorf("engine.json: %v", err)
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "engine.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(logf, "%d %s\n", time.Now().UnixNano(), engineStarted)
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %w", argv[0], err)
+	}
+	w.Close()
+	go func() {
+		defer logf.Close()
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			fmt.Fprintf(logf, "%d %s\n", time.Now().UnixNano(), sc.Text())
+		}
+	}()
+	return cmd, nil
+}
+
+func reapAll() {
+	for {
+		var ws unix.WaitStatus
+		if pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil); pid <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+// waitOthers reaps until no process but PID 1 and keep is left, at most d.
+func waitOthers(keep int, d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		reapAll()
+		ents, _ := os.ReadDir("/proc")
+		left := false
+		for _, e := range ents {
+			if pid, err := strconv.Atoi(e.Name()); err == nil && pid != 1 && pid != keep && alive(pid) {
+				left = true
+				break
+			}
+		}
+		if !left {
+			return
+		}
+	}
 }

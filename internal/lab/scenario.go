@@ -43,21 +43,13 @@ func (l *Lab) CreateResources(agent, provider string) error {
 		}
 	}
 	args := []string{"pcs", "resource", "create", "vip", agent}
-	switch {
-	case provider == "digitalocean":
-		args = append(args, "ip="+ReservedIP, "provider=digitalocean", "api_url="+l.API, "metadata_url="+l.API,
-			"token_file="+l.TokenFile(), "op", "start", "timeout=60s")
-	case provider == "oci":
-		args = append(args, "ip="+OCIVIP, "provider=oci", "api_url="+l.API, "metadata_url="+l.API, "auth_url="+l.API,
-			"op", "start", "timeout=60s")
-	case strings.HasPrefix(provider, "linode-"):
-		args = append(args, "ip="+VIP(provider), "provider=linode", "linode_mode="+strings.TrimPrefix(provider, "linode-"),
-			"api_url="+l.API, "metadata_url="+l.API, "token_file="+filepath.Join(l.cfg.Dir, "linode.token"),
-			"op", "start", "timeout=60s")
-	case strings.HasSuffix(agent, "IPaddr2"):
+	if strings.HasSuffix(agent, "IPaddr2") {
 		args = append(args, "ip="+LANVIP, "cidr_netmask=24", "nic=eth0")
-	default:
-		args = append(args, "ip="+LANVIP, "cidr_netmask=24", "nic=eth0")
+	} else {
+		args = append(args, l.Params(provider)...)
+	}
+	if provider != "none" {
+		args = append(args, "op", "start", "timeout=60s")
 	}
 	args = append(args, "op", "monitor", "interval=2s", "timeout=20s")
 	if _, err := l.X(n, args...); err != nil {
@@ -71,6 +63,22 @@ func (l *Lab) CreateResources(agent, provider string) error {
 	}
 	_, err := l.WaitRunning("vip", nil, 30*time.Second)
 	return err
+}
+
+// Params are floatip's parameters for provider in this lab, as pcs takes
+// them and a config file holds them: the fake cloud's URLs, the token files.
+func (l *Lab) Params(provider string) []string {
+	switch {
+	case provider == "digitalocean":
+		return []string{"ip=" + ReservedIP, "provider=digitalocean", "api_url=" + l.API, "metadata_url=" + l.API,
+			"token_file=" + l.TokenFile()}
+	case provider == "oci":
+		return []string{"ip=" + OCIVIP, "provider=oci", "api_url=" + l.API, "metadata_url=" + l.API, "auth_url=" + l.API}
+	case strings.HasPrefix(provider, "linode-"):
+		return []string{"ip=" + VIP(provider), "provider=linode", "linode_mode=" + strings.TrimPrefix(provider, "linode-"),
+			"api_url=" + l.API, "metadata_url=" + l.API, "token_file=" + filepath.Join(l.cfg.Dir, "linode.token")}
+	}
+	return []string{"ip=" + LANVIP, "cidr_netmask=24", "nic=eth0"}
 }
 
 // DeleteVIP removes the vip resource and waits until it is gone.

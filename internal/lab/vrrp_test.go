@@ -1,0 +1,154 @@
+package lab
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// upVRRP starts a lab of nodes running engine, torn down with the test.
+func upVRRP(t *testing.T, engine Engine, nodes int) *Lab {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: runs keepalived or ucarp in namespaces (CI runs this as root)")
+	}
+	for _, tool := range []string{string(engine), "nft"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (make deps / .ci/run install it)", tool)
+		}
+	}
+	if _, err := os.Stat(Installed); err != nil {
+		t.Fatalf("floatip is not installed at %s: run make install (make e2e does)", Installed)
+	}
+	l, err := Up(Config{Nodes: nodes, Engine: engine, Self: self, ActionTime: 300 * time.Millisecond, Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		l.Down()
+		if !t.Failed() {
+			os.RemoveAll(l.Dir())
+		} else {
+			t.Logf("lab logs kept in %s", l.Dir())
+		}
+	})
+	return l
+}
+
+// vrrpFailovers fails the master both ways for each provider, with floatip
+// run by the engine: kill (power off) and a graceful stop, each followed by
+// the node coming back.
+func vrrpFailovers(t *testing.T, l *Lab) {
+	for _, provider := range []string{"none", "digitalocean", "oci"} {
+		if err := l.ConfigureVRRP(VRRP{Floatip: true, Provider: provider}); err != nil {
+			t.Fatal(err)
+		}
+		for _, kind := range []string{"kill", "stop"} {
+			t.Run(provider+"/"+kind, func(t *testing.T) {
+				res, err := l.VRRPFailover(kind, provider)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%s of %s: %s answers after %v (%v after it became master; %d requests lost)", kind, res.Victim.Name,
+					res.Survivor.Name, res.Outage.Round(time.Millisecond), res.FirstReply.Sub(res.Membership).Round(time.Millisecond), res.Lost)
+				for _, p := range res.Problems {
+					t.Error(p)
+				}
+				if res.Membership.IsZero() {
+					t.Errorf("%s answered but its engine log has no MASTER transition after the %s", res.Survivor.Name, kind)
+				}
+				if provider != "none" && res.CloudMoved.IsZero() {
+					t.Errorf("the fake cloud never routed the IP to %s", res.Survivor.Name)
+				}
+				if res.Outage > 15*time.Second { // VRRP: 3 adverts of 1 s, then the move
+					t.Errorf("outage %v, want under 15 s", res.Outage)
+				}
+			})
+		}
+	}
+}
+
+// TestKeepalived: 3 nodes, unicast VRRP, keepalived's notify FIFO consumed
+// by floatip keepalived-fifo; then a split brain.
+func TestKeepalived(t *testing.T) {
+	l := upVRRP(t, Keepalived, 3)
+	vrrpFailovers(t, l)
+	t.Run("split brain", func(t *testing.T) { splitBrain(t, l) })
+}
+
+// splitBrain drops 70% of VRRP adverts between the keepalived nodes for
+// 15 s (OCI, claim_interval at its default of 5 s): nodes become master and
+// backup again and again, each MASTER a claim and each master hearing a
+// lower priority a re-claim. After healing, exactly one node holds the VIP
+// in the kernel and the cloud routes it there; during the split no node
+// moved the VIP to itself twice within claim_interval.
+func splitBrain(t *testing.T, l *Lab) {
+	const provider, interval = "oci", 5 * time.Second
+	if p := l.WaitVRRP(provider, 20*time.Second); p != nil {
+		t.Fatalf("before the split: %v", p)
+	}
+	t0 := time.Now()
+	if err := l.Split(70); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(15 * time.Second)
+	if err := l.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	healed := time.Now()
+	if p := l.WaitVRRP(provider, 30*time.Second); p != nil {
+		t.Errorf("30 s after healing: %v", p)
+	}
+	masters := map[string]bool{}
+	for _, n := range l.Nodes {
+		for _, tr := range n.Transitions() {
+			if tr.State == "MASTER" && tr.At.After(t0) && tr.At.Before(healed) {
+				masters[n.Name] = true
+			}
+		}
+	}
+	if len(masters) < 2 {
+		t.Errorf("only %v became master during the split: it split nothing", masters)
+	}
+	moves, total := l.CloudMoves(t0, time.Now()), 0
+	for node, at := range moves {
+		total += len(at)
+		for i := 1; i < len(at); i++ {
+			if gap := at[i].Sub(at[i-1]); gap < interval-100*time.Millisecond {
+				t.Errorf("%s moved the VIP to itself twice %v apart, inside claim_interval (%v)", node, gap.Round(time.Millisecond), interval)
+			}
+		}
+	}
+	var lines []string
+	for _, n := range l.Nodes {
+		lines = append(lines, n.Name+": "+strings.Join(stateNames(n.Transitions(), t0), " "))
+	}
+	t.Logf("split brain, 70%% of VRRP dropped for 15 s: masters %v, %d cloud moves %v; after healing %s holds the VIP\n%s",
+		keys(masters), total, moves, nodeName(l.Master()), strings.Join(lines, "\n"))
+}
+
+func stateNames(trs []Transition, after time.Time) []string {
+	var out []string
+	for _, tr := range trs {
+		if tr.At.After(after) {
+			out = append(out, tr.State)
+		}
+	}
+	return out
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// TestUcarp: 2 nodes, ucarp's up and down scripts are floatip's links.
+func TestUcarp(t *testing.T) {
+	l := upVRRP(t, Ucarp, 2)
+	vrrpFailovers(t, l)
+}
