@@ -9,7 +9,7 @@ export CGO_ENABLED := 0
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
 # Debian packages the tests, the demo and the benchmarks use.
-DEBS := resource-agents pacemaker-cli-utils pcs crmsh libxml2-utils iproute2 time pacemaker corosync nftables
+DEBS := resource-agents pacemaker-cli-utils pcs crmsh libxml2-utils iproute2 time pacemaker corosync nftables keepalived ucarp
 
 .PHONY: all deps build lab install uninstall test unit lint e2e bench bench-failover demo clean
 
@@ -17,7 +17,7 @@ all: build
 
 # Installs the Debian packages when a tool is missing (root, Debian 12).
 deps:
-	@for c in ip ocf-tester crm_resource pcs crm xmllint /usr/bin/time; do \
+	@for c in ip ocf-tester crm_resource pcs crm xmllint /usr/bin/time keepalived ucarp; do \
 		command -v $$c >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
@@ -41,7 +41,7 @@ test: deps install
 	$(GO) vet ./...
 	test -z "$$(gofmt -l cmd internal ocf)" || { gofmt -l cmd internal ocf; exit 1; }
 	$(GO) run $(GOLANGCI_LINT) run --config .ci/golangci.yml ./...
-	$(GO) test -p 1 -count=1 ./...
+	$(GO) test -p 1 -count=1 -timeout 30m ./...
 
 # golangci-lint v2 with .ci/golangci.yml (also in make test).
 lint:
@@ -60,9 +60,10 @@ bench: deps build
 demo: deps install lab
 	bin/floatip-lab demo --svg failover.svg $(DEMOFLAGS)
 
-# One failover per scenario and provider in one shared lab (also in make test).
+# One failover per scenario and provider: Pacemaker in one shared lab, then
+# keepalived (3 nodes) and ucarp (2 nodes) driving floatip (also in make test).
 e2e: deps install
-	$(GO) test -count=1 -v -run TestE2E -timeout 20m ./internal/lab
+	$(GO) test -count=1 -v -run 'TestE2E|TestKeepalived|TestUcarp' -timeout 30m ./internal/lab
 
 # 20 hard-kill failovers per configuration, floatip against IPaddr2. Never in CI.
 bench-failover: deps install lab

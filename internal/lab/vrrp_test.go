@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -123,20 +124,19 @@ func splitBrain(t *testing.T, l *Lab) {
 	}
 	var lines []string
 	for _, n := range l.Nodes {
-		lines = append(lines, n.Name+": "+strings.Join(stateNames(n.Transitions(), t0), " "))
-	}
-	t.Logf("split brain, 70%% of VRRP dropped for 15 s: masters %v, %d cloud moves %v; after healing %s holds the VIP\n%s",
-		keys(masters), total, moves, nodeName(l.Master()), strings.Join(lines, "\n"))
-}
-
-func stateNames(trs []Transition, after time.Time) []string {
-	var out []string
-	for _, tr := range trs {
-		if tr.At.After(after) {
-			out = append(out, tr.State)
+		var ev []string
+		for _, tr := range n.Transitions() {
+			if tr.At.After(t0) {
+				ev = append(ev, fmt.Sprintf("%s@%.1fs", tr.State, tr.At.Sub(t0).Seconds()))
+			}
 		}
+		for _, at := range moves[n.Name] {
+			ev = append(ev, fmt.Sprintf("cloud-move@%.1fs", at.Sub(t0).Seconds()))
+		}
+		lines = append(lines, n.Name+": "+strings.Join(ev, " "))
 	}
-	return out
+	t.Logf("split brain, 70%% of VRRP dropped for 15 s, healed at %.1fs: masters %v, %d cloud moves; after healing %s holds the VIP\n%s",
+		healed.Sub(t0).Seconds(), keys(masters), total, nodeName(l.Master()), strings.Join(lines, "\n"))
 }
 
 func keys(m map[string]bool) []string {
