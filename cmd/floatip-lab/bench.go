@@ -17,9 +17,12 @@ import (
 func benchFailover(args []string) int {
 	fs, c := flags("bench-failover")
 	runs := fs.Int("runs", 20, "failovers per configuration")
-	only := fs.String("only", "", "run one configuration: floatip, ipaddr2, digitalocean, oci or linode (both modes) (default: all)")
+	only := fs.String("only", "", "run one configuration: floatip, ipaddr2, digitalocean, oci, linode (both modes), keepalived or ucarp (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *only == "keepalived" || *only == "ucarp" {
+		return benchVRRP([]lab.Engine{lab.Engine(*only)}, *runs)
 	}
 	none, clouds, err := benchConfigs(*only)
 	if err != nil {
@@ -58,7 +61,11 @@ func benchFailover(args []string) int {
 	}
 	fmt.Printf("\n%d nodes, corosync token %d ms, monitor 2 s, client request every %v; outage = kill -> first good reply\n\n", c.nodes, c.token, lab.PollEvery)
 	b.summary(none, clouds)
-	return 0
+	if *only != "" {
+		return 0
+	}
+	l.Down()
+	return benchVRRP([]lab.Engine{lab.Keepalived, lab.Ucarp}, *runs)
 }
 
 // startLab brings the lab up; Ctrl-C or SIGTERM, even while it comes up,

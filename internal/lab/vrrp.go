@@ -41,6 +41,14 @@ type VRRP struct {
 	Extra    []string // more floatip parameters, key=value
 }
 
+// VIPProvider is the provider whose VIP v moves ("none" for the bare engine).
+func (v VRRP) VIPProvider() string {
+	if !v.Floatip {
+		return "none"
+	}
+	return v.Provider
+}
+
 // Name describes v ("keepalived", "keepalived + floatip (digitalocean)").
 func (l *Lab) Name(v VRRP) string {
 	if !v.Floatip {
@@ -53,9 +61,7 @@ func (l *Lab) Name(v VRRP) string {
 // restarts the nodes (gracefully), then waits until one node is master and
 // holds the VIP.
 func (l *Lab) ConfigureVRRP(v VRRP) error {
-	if !v.Floatip {
-		v.Provider = "none"
-	}
+	v.Provider = v.VIPProvider()
 	if err := l.vrrpScripts(); err != nil {
 		return err
 	}
