@@ -8,12 +8,16 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"time"
 
 	"golang.org/x/net/http/httpproxy"
 
 	"github.com/cloudvip/floatip/internal/provider"
 	"github.com/cloudvip/floatip/ocf"
 )
+
+// inspectFor bounds check's reads of the cloud.
+const inspectFor = 10 * time.Second
 
 // Preflight is floatip check: everything start needs, looked at without
 // changing anything, one finding per step. It stops at the first failure
@@ -37,7 +41,11 @@ func (a *Agent) Preflight(ctx context.Context) []provider.Finding {
 	if !ok {
 		return out
 	}
-	cloud := in.Inspect(ctx, j.IP)
+	// A preflight answers in seconds: retries of a transient error (a
+	// proxy refusing, an endpoint down) stop at inspectFor, not at --timeout.
+	ictx, icancel := context.WithTimeout(ctx, inspectFor)
+	defer icancel()
+	cloud := in.Inspect(ictx, j.IP)
 	out = append(out, cloud...)
 	if len(cloud) == 0 {
 		return out

@@ -152,3 +152,51 @@ func TestUcarp(t *testing.T) {
 	l := upVRRP(t, Ucarp, 2)
 	vrrpFailovers(t, l)
 }
+
+// TestCheck runs floatip check on a lab node for each provider, ready and
+// then with one failure a user could cause, injected by a command on the
+// node; the failing check must name it, and check must write nothing.
+func TestCheck(t *testing.T) {
+	l := upVRRP(t, Keepalived, 1)
+	n := l.Nodes[0]
+	for _, tc := range []struct {
+		provider, fails string
+		inject, undo    []string
+	}{
+		{"digitalocean", "FAIL credentials", []string{"sh", "-c", "echo dop_v1_revoked > " + n.Dir + "/do.token"}, nil},
+		{"oci", "FAIL interface and route", []string{"ip", "link", "set", "eth0", "address", "02:00:5e:00:53:99"}, nil},
+		{"linode-share", "FAIL proxy", []string{"env", "HTTP_PROXY=http://10.250.0.100:3128"}, nil},
+	} {
+		t.Run(tc.provider, func(t *testing.T) {
+			params := l.Params(tc.provider)
+			if tc.provider == "digitalocean" {
+				tok, _ := os.ReadFile(l.TokenFile())
+				os.WriteFile(n.Dir+"/do.token", tok, 0o600)
+				params = append(params, "token_file="+n.Dir+"/do.token")
+			}
+			conf := n.Dir + "/check.conf"
+			os.WriteFile(conf, []byte(strings.Join(params, "\n")+"\n"), 0o600)
+			check := []string{Installed, "check", "--config", conf}
+			out, err := l.X(n, check...)
+			t.Logf("# %s\n$ floatip check --config %s\n%s", tc.provider, conf, out)
+			if err != nil {
+				t.Fatalf("check fails on a ready node: %v", err)
+			}
+			writes := l.Events()
+			cmd := check
+			if tc.inject[0] == "env" {
+				cmd = append(tc.inject, check...)
+			} else if _, err := l.X(n, tc.inject...); err != nil {
+				t.Fatal(err)
+			}
+			out, err = l.X(n, cmd...)
+			t.Logf("$ %s\n$ %s\n%s(%v)", strings.Join(tc.inject, " "), strings.Join(cmd, " "), out, err)
+			if err == nil || !strings.Contains(out, tc.fails) {
+				t.Errorf("after %v check passed or did not name %q", tc.inject, tc.fails)
+			}
+			if len(l.Events()) != len(writes) {
+				t.Errorf("check moved the VIP: %v", l.Events()[len(writes):])
+			}
+		})
+	}
+}
