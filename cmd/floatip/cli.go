@@ -41,41 +41,9 @@ var verbs = map[string]verb{
 // transient failure, 2 usage, 4 a credential or config file others may
 // change, 5 a missing prerequisite, 6 bad configuration.
 func runVerb(ctx context.Context, name string, args []string, stderr io.Writer) ocf.Status {
-	o := newVerbFlags(name)
-	usage := func() {
-		fmt.Fprintf(stderr, "usage: floatip %s [--config FILE] [--timeout 60s] --ip ADDRESS [--name value ...]\n%s\n\nflags:\n%s",
-			name, verbs[name].short, o.fs.FlagUsages())
-	}
-	if err := o.fs.Parse(args); errors.Is(err, pflag.ErrHelp) {
-		usage()
-		return ocf.Success
-	} else if err != nil {
-		fmt.Fprintf(stderr, "floatip %s: %v\n", name, err)
-		usage()
-		return ocf.ErrArgs
-	}
-	if o.fs.NArg() > 0 || *o.timeout <= 0 {
-		if o.fs.NArg() > 0 {
-			fmt.Fprintf(stderr, "floatip %s: unexpected argument %q\n", name, o.fs.Arg(0))
-		} else {
-			fmt.Fprintf(stderr, "floatip %s: --timeout=%v: use a positive duration, e.g. 60s\n", name, *o.timeout)
-		}
-		usage()
-		return ocf.ErrArgs
-	}
-	params, err := readConfig(*o.config)
-	if err != nil {
-		fmt.Fprintf(stderr, "floatip %s: %v\n", name, err)
-		return ocf.StatusOf(err)
-	}
-	for n, p := range o.params {
-		if o.fs.Changed(n) {
-			params[n] = *p
-		}
-	}
-	if _, ok := params["ip"]; !ok {
-		fmt.Fprintf(stderr, "floatip %s: --ip is required (or ip= in --config)\n", name)
-		return ocf.ErrConfigured
+	o, params, st := parseVerb(name, args, stderr)
+	if params == nil {
+		return st
 	}
 	env := cliEnv(params, *o.timeout)
 	switch name {
@@ -84,7 +52,54 @@ func runVerb(ctx context.Context, name string, args []string, stderr io.Writer) 
 	case "check":
 		return check(env, *o.json, stderr)
 	}
-	return runAction(ctx, verbs[name].action, env, stderr)
+	st = runAction(ctx, verbs[name].action, env, stderr)
+	if name == "up" && st == ocf.Success {
+		startKeeper(args, stderr)
+	}
+	return st
+}
+
+// parseVerb reads a verb's flags and config file into the agent's
+// parameters; nil parameters with the status to exit with on bad input
+// (or --help).
+func parseVerb(name string, args []string, stderr io.Writer) (*verbFlags, map[string]string, ocf.Status) {
+	o := newVerbFlags(name)
+	usage := func() {
+		fmt.Fprintf(stderr, "usage: floatip %s [--config FILE] [--timeout 60s] --ip ADDRESS [--name value ...]\n%s\n\nflags:\n%s",
+			name, verbs[name].short, o.fs.FlagUsages())
+	}
+	if err := o.fs.Parse(args); errors.Is(err, pflag.ErrHelp) {
+		usage()
+		return o, nil, ocf.Success
+	} else if err != nil {
+		fmt.Fprintf(stderr, "floatip %s: %v\n", name, err)
+		usage()
+		return o, nil, ocf.ErrArgs
+	}
+	if o.fs.NArg() > 0 || *o.timeout <= 0 {
+		if o.fs.NArg() > 0 {
+			fmt.Fprintf(stderr, "floatip %s: unexpected argument %q\n", name, o.fs.Arg(0))
+		} else {
+			fmt.Fprintf(stderr, "floatip %s: --timeout=%v: use a positive duration, e.g. 60s\n", name, *o.timeout)
+		}
+		usage()
+		return o, nil, ocf.ErrArgs
+	}
+	params, err := readConfig(*o.config)
+	if err != nil {
+		fmt.Fprintf(stderr, "floatip %s: %v\n", name, err)
+		return o, nil, ocf.StatusOf(err)
+	}
+	for n, p := range o.params {
+		if o.fs.Changed(n) {
+			params[n] = *p
+		}
+	}
+	if _, ok := params["ip"]; !ok {
+		fmt.Fprintf(stderr, "floatip %s: --ip is required (or ip= in --config)\n", name)
+		return o, nil, ocf.ErrConfigured
+	}
+	return o, params, ocf.Success
 }
 
 // verbFlags are a verb's flags: every parameter of the one table, and the

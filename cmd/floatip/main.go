@@ -41,6 +41,9 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	case agent.KeepCommand:
+		keeper(os.Args[2:], os.Stderr)
+		return
 	case "keepalived-fifo":
 		os.Exit(int(keepalivedFifo(os.Args[2:], os.Stderr)))
 	case "version", "--version":

@@ -126,8 +126,9 @@ type job struct {
 	spec  *provider.Spec
 	cloud provider.Provider
 	local provider.Local
-	// checkEvery is cloud_check_interval; claimEvery claim_interval.
-	checkEvery, claimEvery time.Duration
+	// checkEvery is cloud_check_interval, claimEvery claim_interval,
+	// keepEvery keep_interval.
+	checkEvery, claimEvery, keepEvery time.Duration
 }
 
 // isCloud is true for providers with a cloud side (not "none").
@@ -146,13 +147,13 @@ func (a *Agent) parse() (*job, error) {
 	if err != nil {
 		return nil, ocf.WithStatus(ocf.ErrConfigured, err)
 	}
-	j := &job{Config: c, checkEvery: 60 * time.Second, claimEvery: 5 * time.Second}
+	j := &job{Config: c, checkEvery: 60 * time.Second, claimEvery: 5 * time.Second, keepEvery: 10 * time.Second}
 	j.spec, _ = all.Providers.Lookup(c.Provider)
 	j.local = j.spec.Local(c.IP)
 	for _, d := range []struct {
 		name string
 		to   *time.Duration
-	}{{"cloud_check_interval", &j.checkEvery}, {"claim_interval", &j.claimEvery}} {
+	}{{"cloud_check_interval", &j.checkEvery}, {"claim_interval", &j.claimEvery}, {"keep_interval", &j.keepEvery}} {
 		if v, ok := a.Env.Param(d.name); ok && v != "" {
 			n, err := param.ParseInt(d.name, v, 0, 86400)
 			if err != nil {

@@ -355,8 +355,17 @@ func (l *Lab) VRRPFailover(kind, provider string) (*Result, error) {
 	if m := l.Master(); m != res.Survivor {
 		res.Problems = append(res.Problems, fmt.Sprintf("%s answered first, but the master is %s", res.Survivor.Name, nodeName(m)))
 	}
+	err = l.comeback(res, provider)
+	res.Replies, res.Events = c.Replies(), l.Events()
+	return res, err
+}
+
+// comeback restarts the victim: it must come back as BACKUP, and the VIP
+// stays with the survivor.
+func (l *Lab) comeback(res *Result, provider string) error {
+	victim := res.Victim
 	if err := l.Start(victim); err != nil {
-		return res, err
+		return err
 	}
 	for end := time.Now().Add(15 * time.Second); victim.State() != "BACKUP" && time.Now().Before(end); {
 		time.Sleep(100 * time.Millisecond)
@@ -368,8 +377,7 @@ func (l *Lab) VRRPFailover(kind, provider string) (*Result, error) {
 	if m := l.Master(); m != res.Survivor {
 		res.Problems = append(res.Problems, fmt.Sprintf("after %s came back the master is %s, not %s: fail-back", victim.Name, nodeName(m), res.Survivor.Name))
 	}
-	res.Replies, res.Events = c.Replies(), l.Events()
-	return res, nil
+	return nil
 }
 
 // Split drops the given percentage of VRRP packets arriving at every node

@@ -151,6 +151,45 @@ func keys(m map[string]bool) []string {
 func TestUcarp(t *testing.T) {
 	l := upVRRP(t, Ucarp, 2)
 	vrrpFailovers(t, l)
+	t.Run("late claim", func(t *testing.T) { lateClaim(t, l) })
+}
+
+// lateClaim: the backup claims the reserved IP and releases it at once
+// (floatip up then down, by hand: what a node that was master for a moment
+// leaves when its claim lands after the real master's; ucarp has no event
+// that would make the master claim again). The master's keeper, started by
+// its floatip up, must claim it back within keep_interval (2 s here) plus
+// what is left of claim_interval.
+func lateClaim(t *testing.T, l *Lab) {
+	const provider = "digitalocean"
+	if err := l.ConfigureVRRP(VRRP{Floatip: true, Provider: provider, Extra: []string{"keep_interval=2"}}); err != nil {
+		t.Fatal(err)
+	}
+	master := l.Master()
+	var backup *Node
+	for _, n := range l.Nodes {
+		if n != master {
+			backup = n
+		}
+	}
+	conf := backup.Dir + "/floatip.conf"
+	for _, verb := range []string{"up", "down"} {
+		if out, err := l.X(backup, Installed, verb, "--config", conf, "--keep-interval", "0"); err != nil {
+			t.Fatalf("%s on %s: %v\n%s", verb, backup.Name, err, out)
+		}
+	}
+	stale := time.Now()
+	if h := l.CloudHolder(provider); h != backup {
+		t.Fatalf("after %s's up and down the cloud routes to %s, not %s", backup.Name, nodeName(h), backup.Name)
+	}
+	if p := l.WaitVRRP(provider, 20*time.Second); p != nil {
+		t.Fatalf("20 s after %s's late claim: %v", backup.Name, p)
+	}
+	back := l.CloudMoves(stale, time.Now())[master.Name]
+	if len(back) == 0 {
+		t.Fatalf("the cloud agrees again but never moved back to %s", master.Name)
+	}
+	t.Logf("%s's keeper claimed the IP back %v after %s's late claim", master.Name, back[0].Sub(stale).Round(time.Millisecond), backup.Name)
 }
 
 // TestCheck runs floatip check on a lab node for each provider, ready and

@@ -48,6 +48,11 @@ var ClaimInterval = param.Spec{Name: "claim_interval", Type: "integer", Default:
 	Short: "Seconds between two moves to this node",
 	Long:  "This node never moves the address to itself twice within this many seconds: a start (or floatip up) that would move it again sooner waits until the interval has passed, bounded by its timeout, so a flapping cluster or VRRP instance cannot burn the cloud's rate limit. A start that finds the address already here never waits. The time of the last move is kept across stop and down. 0 turns it off."}
 
+// KeepInterval is the keep_interval parameter.
+var KeepInterval = param.Spec{Name: "keep_interval", Type: "integer", Default: "10",
+	Short: "Seconds between the keeper's cloud checks (floatip up)",
+	Long:  "floatip up (run by keepalived, ucarp or a person) leaves a keeper behind: while this node holds the address (until floatip down), it asks the cloud every this many seconds whether the address still routes here and claims it again if not (claim_interval applies). It mends what VRRP engines leave: a backup that was master for a moment and whose claim landed last. Pacemaker's start starts none (its depth-10 monitor does this job). 0: no keeper."}
+
 // CloudCheckInterval is the cloud_check_interval parameter.
 var CloudCheckInterval = param.Spec{Name: "cloud_check_interval", Type: "integer", Default: "60",
 	Short: "Seconds between cloud checks",

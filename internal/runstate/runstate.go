@@ -67,6 +67,12 @@ func (d Dir) TryLockAnnouncer(id string) (*Lock, error) {
 	return d.lock(context.Background(), id, ".announce.lock", false)
 }
 
+// TryLockKeeper takes the lock of floatip up's keeper for id; nil, nil
+// when a keeper runs (one is enough).
+func (d Dir) TryLockKeeper(id string) (*Lock, error) {
+	return d.lock(context.Background(), id, ".keep.lock", false)
+}
+
 func (d Dir) lock(ctx context.Context, id, suffix string, wait bool) (*Lock, error) {
 	if err := d.ensure(); err != nil {
 		return nil, err

@@ -43,6 +43,7 @@ var Params = []param.Spec{
 		Long:  "This droplet's id. Default: asked from the metadata service (/metadata/v1/id) once per boot."},
 	provider.CloudCheckInterval,
 	provider.ClaimInterval,
+	provider.KeepInterval,
 }
 
 // Spec describes the provider.

@@ -48,6 +48,7 @@ var Params = []param.Spec{
 		Long:  "share: keep the address in this Linode's shared set and bind it (ARP data centers; with nic=lo and cidr_netmask=32 for BGP data centers, where a BGP speaker announces what is on lo). assign: move the address to this Linode (slow: Linode says up to a minute or two)."},
 	provider.CloudCheckInterval,
 	provider.ClaimInterval,
+	provider.KeepInterval,
 }
 
 // Spec describes the provider.

@@ -55,6 +55,7 @@ var Params = []param.Spec{
 		Long:  "Origin of the instance-principal token service, scheme://host[:port] with no path."},
 	provider.CloudCheckInterval,
 	provider.ClaimInterval,
+	provider.KeepInterval,
 }
 
 // Spec describes the provider.

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/cloudvip/floatip/internal/agent"
+)
+
+// startKeeper leaves a keeper behind a successful up, with up's own
+// arguments; it decides itself whether one is wanted (a cloud provider,
+// keep_interval > 0) and whether one runs already. Its own session: an
+// engine that kills up's process group must not end it.
+func startKeeper(args []string, stderr io.Writer) {
+	self, err := os.Executable()
+	if err != nil {
+		return
+	}
+	cmd := exec.Command(self, append([]string{agent.KeepCommand}, args...)...)
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if cmd.Start() == nil {
+		_ = cmd.Process.Release() // detached: nothing to wait for
+	}
+}
+
+// keeper is the process startKeeper starts: every second it looks whether
+// this node still holds the address (down ends it within that second),
+// every keep_interval it asks the cloud and claims the address again when
+// the cloud routes it elsewhere. SIGTERM ends it.
+func keeper(args []string, stderr io.Writer) {
+	o, params, _ := parseVerb("up", args, io.Discard)
+	if params == nil {
+		return
+	}
+	env := cliEnv(params, *o.timeout)
+	a := newAgent("keep", env, stderr)
+	k, err := a.StartKeeping()
+	a.Log.Close()
+	if err != nil || k == nil {
+		return
+	}
+	defer k.Lock.Unlock()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for last := time.Now(); ; {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !a.Held(k.ID) {
+			return
+		}
+		if time.Since(last) < k.Every {
+			continue
+		}
+		last = time.Now()
+		round := newAgent("keep", env, stderr) // each round's deadline counts from now
+		err := round.KeepOnce(ctx)
+		if errors.Is(err, agent.ErrReleased) {
+			round.Log.Close()
+			return
+		}
+		if err != nil && ctx.Err() == nil {
+			round.Log.Warnf("%v", err)
+		}
+		round.Log.Close()
+	}
+}
