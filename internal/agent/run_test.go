@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -533,5 +534,54 @@ func TestProxyTrap(t *testing.T) {
 		if f := proxyTrap(env(tc.env)); f.OK != tc.ok {
 			t.Errorf("%v: %+v", tc.env, f)
 		}
+	}
+}
+
+// The keeper floatip up leaves behind: a round with the address here
+// writes nothing, a round after the cloud moved it away claims it back, and
+// after stop the keeper is told to end.
+func TestKeepOnce(t *testing.T) {
+	for name, mk := range map[string]func(*testing.T) cloud{
+		"digitalocean":  digitalOceanCloud,
+		"oci":           ociCloud,
+		"linode-assign": func(t *testing.T) cloud { return linodeCloud(t, "assign") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := mk(t)
+			n := cloudNode(t, c, c.ip)
+			n.params["claim_interval"] = "0"
+			n.params["cloud_check_interval"] = "0"
+			keep := func() error {
+				vars := map[string]string{"OCF_RESKEY_CRM_meta_timeout": "5000"}
+				for k, v := range n.params {
+					vars["OCF_RESKEY_"+k] = v
+				}
+				e := ocf.FromLookup("keep", func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+				var log bytes.Buffer
+				a := &Agent{Env: e, Log: ocf.NewLogger(Name, e, &log), State: n.state, Deadline: e.Deadline(time.Now()),
+					OpenNet: func() (Net, error) { return n.net, nil }, NetAdmin: func() bool { return n.root }}
+				return a.KeepOnce(context.Background())
+			}
+			n.want(t, "start", ocf.Success)
+			c.fake.ResetCounts()
+			if err := keep(); err != nil {
+				t.Fatalf("a round with the address here: %v", err)
+			}
+			if w := c.fake.Count("POST") + c.fake.Count("PUT"); w != 0 {
+				t.Fatalf("a round with the address here wrote %d times", w)
+			}
+			c.moveAway()
+			n.want(t, "monitor", ocf.NotRunning, recurring, depth10)
+			if err := keep(); err != nil {
+				t.Fatalf("a round after the cloud moved the address away: %v", err)
+			}
+			n.want(t, "monitor", ocf.Success, recurring, depth10)
+			n.want(t, "stop", ocf.Success)
+			c.moveAway()
+			if err := keep(); !errors.Is(err, ErrReleased) {
+				t.Fatalf("a round after stop: %v, want ErrReleased", err)
+			}
+			n.want(t, "monitor", ocf.NotRunning, recurring, depth10)
+		})
 	}
 }
