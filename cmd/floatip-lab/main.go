@@ -40,7 +40,7 @@ func main() {
 		web()
 		return
 	case "_poll": // the client
-		lab.Poll(os.Args[2], os.Stdout)
+		lab.Poll(os.Args[2], len(os.Args) > 3 && os.Args[3] == "overlap", os.Stdout)
 		return
 	case "demo":
 		os.Exit(demo(os.Args[2:]))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -17,15 +18,20 @@ const PollEvery = 20 * time.Millisecond
 
 // Poll requests url every PollEvery with a short timeout and writes one
 // line per request: "<unix-nanos> <latency-µs> ok <body>" or
-// "<unix-nanos> <latency-µs> err <error>". It runs in the client namespace
-// until its output is closed.
-func Poll(url string, out io.Writer) {
+// "<unix-nanos> <latency-µs> err <error>", the time being the request's
+// start. One request at a time, unless overlap: then every tick starts a
+// request whatever the others are doing, so a request stuck on a dead
+// node (up to 250 ms) does not hide the first one that would succeed. It
+// runs in the client namespace until its output is closed.
+func Poll(url string, overlap bool, out io.Writer) {
 	tr := &http.Transport{DisableKeepAlives: true, DialContext: (&net.Dialer{Timeout: 200 * time.Millisecond}).DialContext}
 	cl := &http.Client{Transport: tr, Timeout: 250 * time.Millisecond}
 	w := bufio.NewWriter(out)
-	for range time.Tick(PollEvery) {
-		t0 := time.Now()
+	var mu sync.Mutex
+	failed := false
+	one := func(t0 time.Time) {
 		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 		resp, err := cl.Do(req)
 		status, body := "ok", ""
@@ -36,10 +42,22 @@ func Poll(url string, out io.Writer) {
 			resp.Body.Close()
 			body = strings.TrimSpace(string(b))
 		}
-		cancel()
+		mu.Lock()
+		defer mu.Unlock()
 		fmt.Fprintf(w, "%d %d %s %s\n", t0.UnixNano(), time.Since(t0).Microseconds(), status, body)
-		if w.Flush() != nil {
+		failed = failed || w.Flush() != nil
+	}
+	for t0 := range time.Tick(PollEvery) {
+		mu.Lock()
+		done := failed
+		mu.Unlock()
+		if done {
 			return
+		}
+		if overlap {
+			go one(t0)
+		} else {
+			one(t0)
 		}
 	}
 }

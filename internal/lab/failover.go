@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,9 +18,14 @@ type Client struct {
 	done    chan struct{}
 }
 
-// StartClient polls http://vip:8080/ from the client namespace.
-func (l *Lab) StartClient(vip string) (*Client, error) {
-	cmd := exec.Command("ip", "netns", "exec", l.Client, l.cfg.Self, "_poll", "http://"+vip+":"+WebPort+"/")
+// StartClient polls http://vip:8080/ from the client namespace, one
+// request at a time, or with overlapping requests (see Poll).
+func (l *Lab) StartClient(vip string, overlap bool) (*Client, error) {
+	mode := "serial"
+	if overlap {
+		mode = "overlap"
+	}
+	cmd := exec.Command("ip", "netns", "exec", l.Client, l.cfg.Self, "_poll", "http://"+vip+":"+WebPort+"/", mode)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -49,23 +55,27 @@ func (c *Client) Stop() {
 	<-c.done
 }
 
-// Replies returns the replies so far.
+// Replies returns the replies so far, by the time their request started.
 func (c *Client) Replies() []Reply {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]Reply(nil), c.replies...)
+	out := append([]Reply(nil), c.replies...)
+	slices.SortStableFunc(out, func(a, b Reply) int { return a.At.Compare(b.At) })
+	return out
 }
 
 // waitFor waits until a reply after t satisfies ok.
 func (c *Client) waitFor(t time.Time, d time.Duration, ok func(Reply) bool) (Reply, bool) {
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+	for end := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
 		for _, r := range c.Replies() {
 			if r.At.After(t) && ok(r) {
 				return r, true
 			}
 		}
+		if !time.Now().Before(end) {
+			return Reply{}, false
+		}
 	}
-	return Reply{}, false
 }
 
 // Result is one failover, measured.
@@ -92,7 +102,7 @@ type Result struct {
 // not fail back and no duplicate appears.
 func (l *Lab) Failover(kind, provider, agent string, victim *Node) (*Result, error) {
 	vip := VIP(provider)
-	c, err := l.StartClient(vip)
+	c, err := l.StartClient(vip, false)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -215,22 +216,35 @@ func TestCheck(t *testing.T) {
 			}
 			conf := n.Dir + "/check.conf"
 			os.WriteFile(conf, []byte(strings.Join(params, "\n")+"\n"), 0o600)
-			check := []string{Installed, "check", "--config", conf}
-			out, err := l.X(n, check...)
-			t.Logf("# %s\n$ floatip check --config %s\n%s", tc.provider, conf, out)
-			if err != nil {
-				t.Fatalf("check fails on a ready node: %v", err)
+			// As a user types it: the command, then its exit code.
+			check := "floatip check --config " + conf
+			run := func(prefix string) (string, string) {
+				out, err := l.X(n, "sh", "-c", "PATH=$PATH:"+filepath.Dir(Installed)+"; "+prefix+check+"; echo exit $?")
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines := strings.Split(strings.TrimSpace(out), "\n")
+				return out, lines[len(lines)-1]
+			}
+			out, code := run("")
+			t.Logf("# %s, ready\n$ %s\n%s", tc.provider, check, out)
+			if code != "exit 0" {
+				t.Fatalf("check fails on a ready node: %s", code)
 			}
 			writes := l.Events()
-			cmd := check
+			prefix := ""
 			if tc.inject[0] == "env" {
-				cmd = append(tc.inject, check...)
+				prefix = strings.Join(tc.inject, " ") + " "
 			} else if _, err := l.X(n, tc.inject...); err != nil {
 				t.Fatal(err)
 			}
-			out, err = l.X(n, cmd...)
-			t.Logf("$ %s\n$ %s\n%s(%v)", strings.Join(tc.inject, " "), strings.Join(cmd, " "), out, err)
-			if err == nil || !strings.Contains(out, tc.fails) {
+			out, code = run(prefix)
+			injected := "$ " + strings.Join(tc.inject, " ") + "\n"
+			if prefix != "" {
+				injected = ""
+			}
+			t.Logf("# %s, one failure\n%s$ %s%s\n%s", tc.provider, injected, prefix, check, out)
+			if code == "exit 0" || !strings.Contains(out, tc.fails) {
 				t.Errorf("after %v check passed or did not name %q", tc.inject, tc.fails)
 			}
 			if len(l.Events()) != len(writes) {
