@@ -23,18 +23,17 @@ import (
 	"github.com/cloudvip/floatip/ocf"
 )
 
-// verb is one CLI verb: the OCF action it runs and what it says of itself.
-type verb struct {
-	action string
-	short  string
-}
-
-var verbs = map[string]verb{
-	"up":    {"start", "claim the address in the cloud, bind and announce it here (what start does)"},
-	"down":  {"stop", "remove the address here; the cloud is left as it is (what stop does)"},
-	"show":  {"show", "where the address is bound, the claim record, the announcer and (unless --local) what the cloud says; exit 0 here, 7 not here, 10 inconsistent"},
-	"check": {"check", "a preflight that changes nothing: parameters, root, interface and route, state directory, proxy, token, metadata, credentials, the address, the cloud against the kernel"},
-}
+// verbs are the CLI's verbs, by name (the table is agent.Verbs: the man
+// page is rendered from it too).
+var verbs = func() map[string]agent.Verb {
+	m := map[string]agent.Verb{}
+	for _, v := range agent.Verbs {
+		if v.Action != "" {
+			m[v.Name] = v
+		}
+	}
+	return m
+}()
 
 // runVerb parses a verb's flags and config file into the agent's
 // parameters and runs its action. Exit codes are OCF's: 0 done, 1
@@ -52,7 +51,7 @@ func runVerb(ctx context.Context, name string, args []string, stderr io.Writer) 
 	case "check":
 		return check(env, *o.json, stderr)
 	}
-	st = runAction(ctx, verbs[name].action, env, stderr)
+	st = runAction(ctx, verbs[name].Action, env, stderr)
 	if name == "up" && st == ocf.Success {
 		startKeeper(args, stderr)
 	}
@@ -66,7 +65,7 @@ func parseVerb(name string, args []string, stderr io.Writer) (*verbFlags, map[st
 	o := newVerbFlags(name)
 	usage := func() {
 		fmt.Fprintf(stderr, "usage: floatip %s [--config FILE] [--timeout 60s] --ip ADDRESS [--name value ...]\n%s\n\nflags:\n%s",
-			name, verbs[name].short, o.fs.FlagUsages())
+			name, verbs[name].Short, o.fs.FlagUsages())
 	}
 	if err := o.fs.Parse(args); errors.Is(err, pflag.ErrHelp) {
 		usage()

@@ -182,3 +182,27 @@ func TestReadmeParameters(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The man pages come from the parameter table, the actions and the verbs;
+// the packages ship the golden files. man renders both without a warning.
+func TestManPages(t *testing.T) {
+	for name, page := range map[string]string{"man/ocf_cloudvip_floatip.7": ManOCF(), "man/floatip.8": ManCLI()} {
+		golden(t, name, []byte(page))
+		for _, p := range Specs() {
+			if !strings.Contains(page, `\fB`+param.RoffEscape(p.Name)+`\fR`) && strings.HasSuffix(name, ".7") {
+				t.Errorf("%s lacks parameter %s", name, p.Name)
+			}
+		}
+		if _, err := exec.LookPath("man"); err != nil {
+			continue
+		}
+		cmd := exec.Command("man", "--warnings", "-l", filepath.Join("..", "..", "testdata", name))
+		cmd.Env = append(os.Environ(), "MANWIDTH=80", "MAN_KEEP_FORMATTING=0", "PAGER=cat")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil || stderr.Len() > 0 || len(out) < 1000 {
+			t.Errorf("man -l %s: %v, %d bytes, warnings:\n%s", name, err, len(out), stderr.String())
+		}
+	}
+}

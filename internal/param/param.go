@@ -129,3 +129,34 @@ func ParseInt(name, v string, lo, hi int) (int, error) {
 	}
 	return n, nil
 }
+
+// Roff renders specs as a man page's parameter list (.TP entries).
+func Roff(specs []Spec) string {
+	var b strings.Builder
+	for _, s := range specs {
+		var attrs []string
+		attrs = append(attrs, s.Type)
+		switch {
+		case s.Required:
+			attrs = append(attrs, "required")
+		case s.Default != "":
+			attrs = append(attrs, "default "+s.Default)
+		}
+		if len(s.Providers) > 0 {
+			attrs = append(attrs, "provider "+strings.Join(s.Providers, ", "))
+		}
+		fmt.Fprintf(&b, ".TP\n\\fB%s\\fR (%s)\n%s\n", RoffEscape(s.Name), RoffEscape(strings.Join(attrs, "; ")), RoffEscape(s.Description()))
+	}
+	return b.String()
+}
+
+// RoffEscape makes text safe inside a roff line: backslashes, hyphens
+// (which roff would print as hyphens, not as the minus of an option) and
+// a leading period or quote.
+func RoffEscape(s string) string {
+	s = strings.NewReplacer(`\`, `\e`, "-", `\-`).Replace(s)
+	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "'") {
+		s = `\&` + s
+	}
+	return s
+}
