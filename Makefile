@@ -5,13 +5,27 @@ BIN     := bin/floatip
 OCFDIR  ?= /usr/lib/ocf/resource.d/cloudvip
 DESTDIR ?=
 export CGO_ENABLED := 0
+# One version (internal/agent.Version): a tagged commit is its tag, any other
+# build <version>~git<commit date>.<hash>, set with -ldflags -X.
+BASE_VERSION := $(shell sed -n 's/^var Version = "\(.*\)"$$/\1/p' internal/agent/agent.go)
+GIT_TAG  := $(shell git describe --exact-match --tags --match 'v*' 2>/dev/null)
+GIT_HASH := $(shell git rev-parse --short=7 HEAD 2>/dev/null)
+GIT_DATE := $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y%m%d 2>/dev/null)
+VERSION  ?= $(if $(GIT_TAG),$(patsubst v%,%,$(GIT_TAG)),$(if $(GIT_HASH),$(BASE_VERSION)~git$(GIT_DATE).$(GIT_HASH),$(BASE_VERSION)))
+# Reproducible: no paths, no build id, the commit's time in the packages.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+BUILDFLAGS := -trimpath -buildvcs=false -ldflags='-s -w -buildid= -X github.com/cloudvip/floatip/internal/agent.Version=$(VERSION)'
+NFPM   := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+DIST   ?= dist
+ARCHES := amd64 arm64
 # Checks only, never in go.mod (so the shipped binary never changes for them).
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
 # Debian packages the tests, the demo and the benchmarks use.
 DEBS := resource-agents pacemaker-cli-utils pcs crmsh libxml2-utils iproute2 time pacemaker corosync nftables keepalived ucarp
 
-.PHONY: all deps build lab install uninstall test unit lint e2e bench bench-failover demo clean
+.PHONY: all deps build lab install uninstall test unit lint e2e bench bench-failover demo clean package package-test
 
 all: build
 
@@ -25,7 +39,7 @@ deps:
 	fi
 
 build:
-	$(GO) build -trimpath -ldflags='-s -w' -o $(BIN) ./cmd/floatip
+	$(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/floatip
 
 lab:
 	$(GO) build -trimpath -ldflags='-s -w' -o bin/floatip-lab ./cmd/floatip-lab
@@ -69,5 +83,27 @@ e2e: deps install
 bench-failover: deps install lab
 	bin/floatip-lab bench-failover $(BENCHFLAGS)
 
+# .deb and .rpm for amd64 and arm64 (nfpm, .ci/nfpm.yaml) with SHA256SUMS.
+package:
+	rm -rf $(DIST) && mkdir -p $(DIST)/man $(DIST)/doc
+	for a in $(ARCHES); do GOOS=linux GOARCH=$$a $(GO) build $(BUILDFLAGS) -o $(DIST)/$$a/floatip ./cmd/floatip || exit 1; done
+	for p in ocf_cloudvip_floatip.7 floatip.8; do \
+		sed '1s/"floatip $(BASE_VERSION)"/"floatip $(VERSION)"/' testdata/man/$$p | gzip -9n > $(DIST)/man/$$p.gz; done
+	gzip -9n < README.md > $(DIST)/doc/README.md.gz
+	printf '%s\n' 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/' 'Upstream-Name: floatip' \
+		'Source: https://github.com/cloudvip/floatip' '' 'Files: *' 'Copyright: 2026 the floatip authors' 'License: Apache-2.0' \
+		' On Debian systems the full text of the Apache License 2.0 is in' ' /usr/share/common-licenses/Apache-2.0.' > $(DIST)/doc/copyright
+	printf 'floatip (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- floatip maintainers <floatip@example.org>  %s\n' \
+		'$(VERSION)' '$(GIT_HASH)' "$$(TZ=UTC date -d @$(SOURCE_DATE_EPOCH) '+%a, %d %b %Y %H:%M:%S +0000')" | gzip -9n > $(DIST)/doc/changelog.gz
+	for a in $(ARCHES); do \
+		sed -e 's|$${DIST}|$(DIST)|g' -e "s|\$${ARCH}|$$a|g" -e 's|$${VERSION}|$(VERSION)|g' .ci/nfpm.yaml > $(DIST)/nfpm-$$a.yaml && \
+		for f in deb rpm; do $(GO) run $(NFPM) package --config $(DIST)/nfpm-$$a.yaml --packager $$f --target $(DIST)/ || exit 1; done; done
+	cd $(DIST) && sha256sum *.deb *.rpm > SHA256SUMS && cat SHA256SUMS
+
+# The packages installed, upgraded and removed on this machine (root), then
+# make install again: run last by make test.
+package-test:
+	$(GO) test -tags packagetest -count=1 -v -timeout 10m ./internal/pkgtest
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -20,8 +20,11 @@ import (
 // Name is the agent's type name.
 const Name = "floatip"
 
-// Version is the agent's own version, shown in meta-data.
-var Version = "0.2.0"
+// Version is floatip's one version: floatip version, the meta-data's
+// resource-agent version attribute and the packages'. This is the release
+// a build belongs to; the Makefile sets it through -ldflags -X for builds
+// between tags ("0.3.0~git20261202.1a2b3c4"), so tests see this value.
+var Version = "0.3.0"
 
 // AnnounceCommand is the hidden first argument that runs the background
 // announcer. It cannot collide with an OCF action or a CLI subcommand.
