@@ -23,7 +23,8 @@ ARCHES := amd64 arm64
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
 # Debian packages the tests, the demo and the benchmarks use.
-DEBS := resource-agents pacemaker-cli-utils pcs crmsh libxml2-utils iproute2 time pacemaker corosync nftables keepalived ucarp
+DEBS := resource-agents pacemaker-cli-utils pcs crmsh libxml2-utils iproute2 time pacemaker corosync nftables keepalived ucarp \
+	lintian rpm qemu-user-static man-db
 
 .PHONY: all deps build lab install uninstall test unit lint e2e bench bench-failover demo clean package package-test
 
@@ -31,7 +32,7 @@ all: build
 
 # Installs the Debian packages when a tool is missing (root, Debian 12).
 deps:
-	@for c in ip ocf-tester crm_resource pcs crm xmllint /usr/bin/time keepalived ucarp; do \
+	@for c in ip ocf-tester crm_resource pcs crm xmllint /usr/bin/time keepalived ucarp lintian rpm qemu-aarch64-static man; do \
 		command -v $$c >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
@@ -56,6 +57,7 @@ test: deps install
 	test -z "$$(gofmt -l cmd internal ocf)" || { gofmt -l cmd internal ocf; exit 1; }
 	$(GO) run $(GOLANGCI_LINT) run --config .ci/golangci.yml ./...
 	$(GO) test -p 1 -count=1 -timeout 30m ./...
+	$(MAKE) package-test
 
 # golangci-lint v2 with .ci/golangci.yml (also in make test).
 lint:

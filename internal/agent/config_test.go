@@ -206,3 +206,22 @@ func TestManPages(t *testing.T) {
 		}
 	}
 }
+
+// The keepalived example the packages ship is the README's recipe.
+func TestKeepalivedExample(t *testing.T) {
+	ex, err := os.ReadFile(filepath.Join("..", "..", "testdata", "examples", "keepalived.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(ex)
+	for strings.HasPrefix(body, "#") {
+		_, body, _ = strings.Cut(body, "\n")
+	}
+	if !strings.Contains(string(readme), "```\n"+body+"```\n") {
+		t.Fatal("README.md's keepalived recipe differs from testdata/examples/keepalived.conf (past its comment)")
+	}
+}
