@@ -17,12 +17,13 @@ import (
 func benchFailover(args []string) int {
 	fs, c := flags("bench-failover")
 	runs := fs.Int("runs", 20, "failovers per configuration")
+	keep := fs.Bool("keep-logs", false, "keep the lab's logs (and a list of its events) after a keepalived or ucarp run")
 	only := fs.String("only", "", "run one configuration: floatip, ipaddr2, digitalocean, oci, linode (both modes), keepalived or ucarp (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *only == "keepalived" || *only == "ucarp" {
-		return benchVRRP([]lab.Engine{lab.Engine(*only)}, *runs)
+		return benchVRRP([]lab.Engine{lab.Engine(*only)}, *runs, *keep)
 	}
 	none, clouds, err := benchConfigs(*only)
 	if err != nil {
@@ -65,7 +66,7 @@ func benchFailover(args []string) int {
 		return 0
 	}
 	l.Down()
-	return benchVRRP([]lab.Engine{lab.Keepalived, lab.Ucarp}, *runs)
+	return benchVRRP([]lab.Engine{lab.Keepalived, lab.Ucarp}, *runs, *keep)
 }
 
 // startLab brings the lab up; Ctrl-C or SIGTERM, even while it comes up,

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cloudvip/floatip/internal/lab"
@@ -25,7 +27,7 @@ var vrrpConfigs = []lab.VRRP{
 // to an advert interval, so the figure compared is the survivor's entry
 // into MASTER (its engine's log line, stamped on arrival) to the client's
 // first good reply.
-func benchVRRP(engines []lab.Engine, runs int) int {
+func benchVRRP(engines []lab.Engine, runs int, keep bool) int {
 	self, _ := os.Executable()
 	t0 := time.Now()
 	say := func(format string, a ...any) {
@@ -43,7 +45,16 @@ func benchVRRP(engines []lab.Engine, runs int) int {
 		}
 		results, err := vrrpRuns(l, runs, say)
 		l.Down()
-		os.RemoveAll(l.Dir())
+		if keep {
+			var ev strings.Builder
+			for _, e := range l.Events() {
+				fmt.Fprintf(&ev, "%d %s\n", e.At.UnixNano(), e.What)
+			}
+			_ = os.WriteFile(filepath.Join(l.Dir(), "events.txt"), []byte(ev.String()), 0o644) // best effort: the logs are kept anyway
+			say("logs kept in %s", l.Dir())
+		} else {
+			os.RemoveAll(l.Dir())
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "floatip-lab:", err)
 			return 1

@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/cloudvip/floatip/internal/fakecloud/dofake"
 	"github.com/cloudvip/floatip/internal/fakecloud/linodefake"
 	"github.com/cloudvip/floatip/internal/fakecloud/ocifake"
@@ -248,9 +250,28 @@ func (l *Lab) digitalOcean() *dofake.Fake {
 		if err := sh("ip", "netns", "exec", l.Cloud, "nft", rule); err != nil {
 			l.logf("cloud: route %s: %v", ip, err)
 		}
+		if err := l.forgetFlows(ip); err != nil {
+			l.logf("cloud: forget flows to %s: %v", ip, err)
+		}
 		l.Record(fmt.Sprintf("cloud routes %s to %s", ip, l.DropletName(droplet)))
 	}
 	return f
+}
+
+// forgetFlows deletes the router's conntrack entries to ip, so every new
+// connection meets the new DNAT rule. Otherwise a client whose source port
+// comes round again (after some 15 000 requests) reuses an old entry and
+// its old DNAT: the lab saw replies from the previous holder right after
+// killing the current one.
+func (l *Lab) forgetFlows(ip netip.Addr) error {
+	_, err := nstest.In(l.Cloud, func() (uint, error) {
+		f := &netlink.ConntrackFilter{}
+		if err := f.AddIP(netlink.ConntrackOrigDstIP, ip.AsSlice()); err != nil {
+			return 0, err
+		}
+		return netlink.ConntrackDeleteFilters(netlink.ConntrackTable, netlink.FAMILY_V4, f)
+	})
+	return err
 }
 
 // oci: every node is an instance whose primary VNIC has its eth0 MAC, in

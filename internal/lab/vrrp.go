@@ -341,7 +341,9 @@ func (l *Lab) VRRPFailover(kind, provider string) (*Result, error) {
 	time.Sleep(300 * time.Millisecond)
 	first, _ = c.waitFor(res.At, 0, answered)
 	res.FirstReply, res.Outage, res.Survivor = first.At, first.At.Sub(res.At), l.Node(first.Body)
-	res.Membership = res.Survivor.MasterAfter(res.At)
+	if res.Membership = res.Survivor.MasterAfter(res.At); res.Membership.IsZero() {
+		res.Problems = append(res.Problems, fmt.Sprintf("%s answered before its engine entered MASTER", res.Survivor.Name))
+	}
 	for _, r := range c.Replies() {
 		if r.At.After(res.At) && r.At.Before(first.At) && !r.OK {
 			res.Lost++
