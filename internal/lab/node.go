@@ -58,13 +58,7 @@ func NodeInit(name, dir string) error {
 			waitGone(cs.Process.Pid, 10*time.Second)
 			return nil
 		case <-reap.C:
-			for {
-				var ws unix.WaitStatus
-				pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-				if pid <= 0 || err != nil {
-					break
-				}
-			}
+			reapAll()
 		}
 	}
 }
@@ -92,15 +86,8 @@ var nodeDirs = []string{"/etc/corosync", "/var/lib/corosync", "/var/log/corosync
 // /dev/shm (libqb's ring buffers) and /sys, and binds its own Corosync and
 // Pacemaker state directories from dir.
 func nodeMounts(dir string) error {
-	mounts := []struct{ src, dst, fstype, data string }{
-		{"tmpfs", "/run", "tmpfs", "mode=0755"},
-		{"tmpfs", "/dev/shm", "tmpfs", "mode=1777"},
-		{"sysfs", "/sys", "sysfs", ""},
-	}
-	for _, m := range mounts {
-		if err := unix.Mount(m.src, m.dst, m.fstype, 0, m.data); err != nil {
-			return fmt.Errorf("mount %s: %w", m.dst, err)
-		}
+	if err := privateMounts(); err != nil {
+		return err
 	}
 	for _, d := range []string{"/run/lock", "/run/resource-agents"} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -110,6 +97,18 @@ func nodeMounts(dir string) error {
 	for _, d := range nodeDirs {
 		if err := unix.Mount(filepath.Join(dir, d), d, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("bind %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// privateMounts gives the node its own /run, /dev/shm and /sys.
+func privateMounts() error {
+	for _, m := range []struct{ src, dst, fstype, data string }{
+		{"tmpfs", "/run", "tmpfs", "mode=0755"}, {"tmpfs", "/dev/shm", "tmpfs", "mode=1777"}, {"sysfs", "/sys", "sysfs", ""},
+	} {
+		if err := unix.Mount(m.src, m.dst, m.fstype, 0, m.data); err != nil {
+			return fmt.Errorf("mount %s: %w", m.dst, err)
 		}
 	}
 	return nil
@@ -128,12 +127,8 @@ func VRRPInit(name, dir string) error {
 	if err := unix.Sethostname([]byte(name)); err != nil {
 		return fmt.Errorf("hostname: %w", err)
 	}
-	for _, m := range []struct{ src, dst, fstype, data string }{
-		{"tmpfs", "/run", "tmpfs", "mode=0755"}, {"tmpfs", "/dev/shm", "tmpfs", "mode=1777"}, {"sysfs", "/sys", "sysfs", ""},
-	} {
-		if err := unix.Mount(m.src, m.dst, m.fstype, 0, m.data); err != nil {
-			return fmt.Errorf("mount %s: %w", m.dst, err)
-		}
+	if err := privateMounts(); err != nil {
+		return err
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, unix.SIGTERM, unix.SIGINT)
