@@ -52,7 +52,7 @@ func runVerb(ctx context.Context, name string, args []string, stderr io.Writer) 
 		return check(env, *o.json, stderr)
 	}
 	st = runAction(ctx, verbs[name].Action, env, stderr)
-	if name == "up" && st == ocf.Success {
+	if name == "up" && st == ocf.Success && keeps(params) {
 		startKeeper(args, stderr)
 	}
 	return st

@@ -13,10 +13,17 @@ import (
 	"github.com/cloudvip/floatip/internal/agent"
 )
 
+// keeps reports whether up's parameters may want a keeper: a cloud
+// provider and keep_interval not 0 (the keeper checks again, with the
+// parsed values). No process is started behind a LAN address.
+func keeps(params map[string]string) bool {
+	p := params["provider"]
+	return p != "" && p != "none" && params["keep_interval"] != "0"
+}
+
 // startKeeper leaves a keeper behind a successful up, with up's own
-// arguments; it decides itself whether one is wanted (a cloud provider,
-// keep_interval > 0) and whether one runs already. Its own session: an
-// engine that kills up's process group must not end it.
+// arguments; the keeper decides itself whether one runs already. Its own
+// session: an engine that kills up's process group must not end it.
 func startKeeper(args []string, stderr io.Writer) {
 	self, err := os.Executable()
 	if err != nil {
