@@ -53,7 +53,7 @@ func runVerb(ctx context.Context, name string, args []string, stderr io.Writer) 
 	}
 	st = runAction(ctx, verbs[name].Action, env, stderr)
 	if name == "up" && st == ocf.Success && keeps(params) {
-		startKeeper(args, stderr)
+		startKeeper(args)
 	}
 	return st
 }

@@ -23,14 +23,20 @@ func keeps(params map[string]string) bool {
 
 // startKeeper leaves a keeper behind a successful up, with up's own
 // arguments; the keeper decides itself whether one runs already. Its own
-// session: an engine that kills up's process group must not end it.
-func startKeeper(args []string, stderr io.Writer) {
+// session: an engine that kills up's process group must not end it. It
+// must not hold up's stdout and stderr open either (a caller reading them
+// to the end would wait for it), so it logs to syslog: HA_LOGFACILITY, or
+// daemon.
+func startKeeper(args []string) {
 	self, err := os.Executable()
 	if err != nil {
 		return
 	}
 	cmd := exec.Command(self, append([]string{agent.KeepCommand}, args...)...)
-	cmd.Stderr = stderr
+	cmd.Env = os.Environ()
+	if os.Getenv("HA_LOGFACILITY") == "" {
+		cmd.Env = append(cmd.Env, "HA_LOGFACILITY=daemon")
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if cmd.Start() == nil {
 		_ = cmd.Process.Release() // detached: nothing to wait for
