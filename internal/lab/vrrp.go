@@ -390,8 +390,12 @@ func (l *Lab) comeback(res *Result, provider string) error {
 // Split drops the given percentage of VRRP packets arriving at every node
 // (100: a full split brain); Heal removes the rule.
 func (l *Lab) Split(percent int) error {
-	rule := fmt.Sprintf("add table inet flsplit; add chain inet flsplit in { type filter hook input priority 0; }; "+
-		"add rule inet flsplit in ip protocol vrrp numgen random mod 100 < %d drop", percent)
+	match := fmt.Sprintf("numgen random mod 100 < %d ", percent)
+	if percent >= 100 {
+		match = ""
+	}
+	rule := "add table inet flsplit; add chain inet flsplit in { type filter hook input priority 0; }; " +
+		"add rule inet flsplit in ip protocol vrrp " + match + "drop"
 	for _, n := range l.Nodes {
 		if err := sh("ip", "netns", "exec", n.NS, "nft", rule); err != nil {
 			return err
