@@ -95,22 +95,33 @@ type Result struct {
 	Problems              []string // invariant violations
 }
 
+// watch starts the client on vip and returns once it gets answers from
+// victim (the state before a failure); the client is stopped on error.
+func (l *Lab) watch(vip string, victim *Node, overlap bool) (*Client, error) {
+	c, err := l.StartClient(vip, overlap)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := c.waitFor(time.Now(), 10*time.Second, func(r Reply) bool { return r.OK && r.Body == victim.Name }); !ok {
+		err := fmt.Errorf("lab: the client never reached %s through %s; %s", victim.Name, vip, l.diagnose(c))
+		c.Stop()
+		return nil, err
+	}
+	time.Sleep(200 * time.Millisecond)
+	return c, nil
+}
+
 // Failover makes victim fail in the given way ("kill", "partition" or
 // "standby") while the client polls the VIP, measures the outage, checks
 // the invariants after settling (one holder, the one Pacemaker names, and
 // the cloud agrees), brings the victim back and checks that the VIP does
 // not fail back and no duplicate appears.
 func (l *Lab) Failover(kind, provider, agent string, victim *Node) (*Result, error) {
-	vip := VIP(provider)
-	c, err := l.StartClient(vip, false)
+	c, err := l.watch(VIP(provider), victim, false)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Stop()
-	if _, ok := c.waitFor(time.Now(), 10*time.Second, func(r Reply) bool { return r.OK && r.Body == victim.Name }); !ok {
-		return nil, fmt.Errorf("lab: the client never reached %s through %s; %s", victim.Name, vip, l.diagnose(c))
-	}
-	time.Sleep(200 * time.Millisecond)
 	res := &Result{Kind: kind, Provider: provider, Agent: agent, Victim: victim}
 	var other *Node
 	for _, n := range l.Nodes {

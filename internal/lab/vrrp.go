@@ -312,15 +312,11 @@ func (l *Lab) VRRPFailover(kind, provider string) (*Result, error) {
 		return nil, fmt.Errorf("lab: no single master before the %s", kind)
 	}
 	vip := VIP(provider)
-	c, err := l.StartClient(vip, true)
+	c, err := l.watch(vip, victim, true)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Stop()
-	if _, ok := c.waitFor(time.Now(), 10*time.Second, func(r Reply) bool { return r.OK && r.Body == victim.Name }); !ok {
-		return nil, fmt.Errorf("lab: the client never reached %s through %s; %s", victim.Name, vip, l.diagnose(c))
-	}
-	time.Sleep(200 * time.Millisecond)
 	res := &Result{Kind: kind, Provider: provider, Agent: string(l.cfg.Engine), Victim: victim, At: time.Now()}
 	l.Record(fmt.Sprintf("%s %s", kind, victim.Name))
 	if kind == "kill" {
