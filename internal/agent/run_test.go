@@ -45,10 +45,9 @@ func newNode(t *testing.T, params map[string]string) *node {
 	return n
 }
 
-// run performs action as Pacemaker would (env holds OCF_CHECK_LEVEL,
-// CRM_meta_interval, ...) and returns its status and log.
-func (n *node) run(t *testing.T, action string, env ...string) (ocf.Status, string) {
-	t.Helper()
+// agent is the agent for one action on n, as Pacemaker would set it up
+// (env holds OCF_CHECK_LEVEL, CRM_meta_interval, ...), and its log.
+func (n *node) agent(action string, env ...string) (*Agent, *bytes.Buffer) {
 	vars := map[string]string{"OCF_RESOURCE_INSTANCE": "vip", "OCF_RESKEY_CRM_meta_timeout": "5000"}
 	for k, v := range n.params {
 		vars["OCF_RESKEY_"+k] = v
@@ -59,10 +58,16 @@ func (n *node) run(t *testing.T, action string, env ...string) (ocf.Status, stri
 	}
 	e := ocf.FromLookup(action, func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	var log, out bytes.Buffer
-	a := &Agent{Env: e, Log: ocf.NewLogger(Name, e, &log), Out: &out, State: n.state, Self: "/nonexistent",
+	return &Agent{Env: e, Log: ocf.NewLogger(Name, e, &log), Out: &out, State: n.state, Self: "/nonexistent",
 		Deadline: e.Deadline(time.Now()),
 		OpenNet:  func() (Net, error) { return n.net, nil },
-		NetAdmin: func() bool { return n.root }}
+		NetAdmin: func() bool { return n.root }}, &log
+}
+
+// run performs action as Pacemaker would and returns its status and log.
+func (n *node) run(t *testing.T, action string, env ...string) (ocf.Status, string) {
+	t.Helper()
+	a, log := n.agent(action, env...)
 	err := a.Run(context.Background())
 	if err != nil {
 		log.WriteString("error: " + err.Error() + "\n")
@@ -446,14 +451,7 @@ func TestClaimInterval(t *testing.T) {
 // preflight runs floatip check's steps on n and returns them by name.
 func (n *node) preflight(t *testing.T) map[string]provider.Finding {
 	t.Helper()
-	vars := map[string]string{"OCF_RESKEY_CRM_meta_timeout": "2000"}
-	for k, v := range n.params {
-		vars["OCF_RESKEY_"+k] = v
-	}
-	e := ocf.FromLookup("check", func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
-	var log bytes.Buffer
-	a := &Agent{Env: e, Log: ocf.NewLogger(Name, e, &log), State: n.state, Deadline: e.Deadline(time.Now()),
-		OpenNet: func() (Net, error) { return n.net, nil }, NetAdmin: func() bool { return n.root }}
+	a, _ := n.agent("check", "OCF_RESKEY_CRM_meta_timeout=2000")
 	out := map[string]provider.Finding{}
 	for _, f := range a.Preflight(context.Background()) {
 		out[f.Check] = f
@@ -552,14 +550,7 @@ func TestKeepOnce(t *testing.T) {
 			n.params["claim_interval"] = "0"
 			n.params["cloud_check_interval"] = "0"
 			keep := func() error {
-				vars := map[string]string{"OCF_RESKEY_CRM_meta_timeout": "5000"}
-				for k, v := range n.params {
-					vars["OCF_RESKEY_"+k] = v
-				}
-				e := ocf.FromLookup("keep", func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
-				var log bytes.Buffer
-				a := &Agent{Env: e, Log: ocf.NewLogger(Name, e, &log), State: n.state, Deadline: e.Deadline(time.Now()),
-					OpenNet: func() (Net, error) { return n.net, nil }, NetAdmin: func() bool { return n.root }}
+				a, _ := n.agent("keep")
 				return a.KeepOnce(context.Background())
 			}
 			n.want(t, "start", ocf.Success)
