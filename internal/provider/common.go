@@ -58,6 +58,12 @@ var CloudCheckInterval = param.Spec{Name: "cloud_check_interval", Type: "integer
 	Short: "Seconds between cloud checks",
 	Long:  "A depth-10 monitor (OCF_CHECK_LEVEL=10) asks the cloud whether the address still routes here at most once per this many seconds and answers from the last result in between, which keeps API use far below the providers' rate limits. 0 asks on every depth-10 monitor."}
 
+// Intervals are the timing parameters every cloud provider takes, last in
+// its table: how often to check, to move and to keep.
+func Intervals() []param.Spec {
+	return []param.Spec{CloudCheckInterval, ClaimInterval, KeepInterval}
+}
+
 // ForbidRealEndpoints names the environment variable the test harness sets:
 // then a provider refuses its real (default) endpoints, so a test that
 // forgot to point one at a fake fails loudly instead of calling a cloud.

@@ -34,17 +34,14 @@ const (
 )
 
 // Params are the provider's parameters.
-var Params = []param.Spec{
+var Params = append([]param.Spec{
 	provider.APIURL(Name, DefaultAPI),
 	provider.MetadataURL(Name, DefaultMetadata),
 	provider.TokenFile(Name),
 	{Name: "droplet_id", Type: "integer",
 		Short: "This droplet's id",
 		Long:  "This droplet's id. Default: asked from the metadata service (/metadata/v1/id) once per boot."},
-	provider.CloudCheckInterval,
-	provider.ClaimInterval,
-	provider.KeepInterval,
-}
+}, provider.Intervals()...)
 
 // Spec describes the provider.
 var Spec = &provider.Spec{

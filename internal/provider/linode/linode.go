@@ -36,7 +36,7 @@ const (
 )
 
 // Params are the provider's parameters.
-var Params = []param.Spec{
+var Params = append([]param.Spec{
 	provider.APIURL(Name, DefaultAPI),
 	provider.MetadataURL(Name, DefaultMetadata),
 	provider.TokenFile(Name),
@@ -46,10 +46,7 @@ var Params = []param.Spec{
 	{Name: "linode_mode", Type: "string", Default: "share",
 		Short: "share or assign",
 		Long:  "share: keep the address in this Linode's shared set and bind it (ARP data centers; with nic=lo and cidr_netmask=32 for BGP data centers, where a BGP speaker announces what is on lo). assign: move the address to this Linode (slow: Linode says up to a minute or two)."},
-	provider.CloudCheckInterval,
-	provider.ClaimInterval,
-	provider.KeepInterval,
-}
+}, provider.Intervals()...)
 
 // Spec describes the provider.
 var Spec = &provider.Spec{

@@ -36,7 +36,7 @@ const (
 )
 
 // Params are the provider's parameters.
-var Params = []param.Spec{
+var Params = append([]param.Spec{
 	{Name: "oci_auth", Type: "string", Default: "instance_principal",
 		Short: "OCI authentication",
 		Long:  "instance_principal (a dynamic group and an IAM policy, no key on the node) or config_file (oci_config, oci_profile)."},
@@ -53,10 +53,7 @@ var Params = []param.Spec{
 	{Name: "auth_url", Type: "string", ProviderDefaults: map[string]string{Name: "https://auth.<region>.oraclecloud.com"},
 		Short: "Federation endpoint (origin)",
 		Long:  "Origin of the instance-principal token service, scheme://host[:port] with no path."},
-	provider.CloudCheckInterval,
-	provider.ClaimInterval,
-	provider.KeepInterval,
-}
+}, provider.Intervals()...)
 
 // Spec describes the provider.
 var Spec = &provider.Spec{
