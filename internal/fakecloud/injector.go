@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,11 @@ type Fault struct {
 	Lost  bool
 	Delay time.Duration // wait before answering (timeouts)
 	Times int           // how many requests it hits; 0 = every one
+	// From limits the fault to one client address (the metadata service of
+	// one instance); "" matches every client.
+	From string
+	// Until ends the fault (an outage of a given length); zero: never.
+	Until time.Time
 }
 
 // Injector counts requests and applies latency and faults.
@@ -176,8 +182,11 @@ func (in *Injector) intercept(r *http.Request) (*Fault, bool) {
 
 // match returns the first fault for r and uses one of its hits. Callers hold mu.
 func (in *Injector) match(r *http.Request) *Fault {
+	client, _, _ := net.SplitHostPort(r.RemoteAddr)
+	now := time.Now()
+	in.faults = slices.DeleteFunc(in.faults, func(f *Fault) bool { return !f.Until.IsZero() && !now.Before(f.Until) })
 	for i, f := range in.faults {
-		if (f.Method == "" || f.Method == r.Method) && strings.HasPrefix(r.URL.Path, f.Path) {
+		if (f.Method == "" || f.Method == r.Method) && strings.HasPrefix(r.URL.Path, f.Path) && (f.From == "" || f.From == client) {
 			if f.Times > 0 {
 				f.Times--
 				if f.Times == 0 {

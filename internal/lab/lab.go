@@ -61,6 +61,16 @@ type Config struct {
 	Engine Engine
 	// ActionTime is how long the fake DigitalOcean keeps an assign in progress.
 	ActionTime time.Duration
+	// StartTimeout is the VIP's start op timeout for a cloud provider
+	// (default 60 s).
+	StartTimeout time.Duration
+	// Depth10, when set, adds a depth-10 monitor this often, with
+	// cloud_check_interval the same.
+	Depth10 time.Duration
+	// FailureTimeout, when set, is the VIP's failure-timeout meta attribute.
+	FailureTimeout time.Duration
+	// Extra are more floatip parameters for the VIP ("name=value").
+	Extra []string
 	Log        func(format string, args ...any)
 	// Created, if set, gets the lab as soon as it exists, before the
 	// cluster is up, so an interrupt handler can tear down a half-built one.

@@ -49,9 +49,19 @@ func (l *Lab) CreateResources(agent, provider string) error {
 		args = append(args, l.Params(provider)...)
 	}
 	if provider != "none" {
-		args = append(args, "op", "start", "timeout=60s")
+		args = append(args, l.cfg.Extra...)
+		if l.cfg.Depth10 > 0 {
+			args = append(args, fmt.Sprintf("cloud_check_interval=%d", int(l.cfg.Depth10.Seconds())))
+		}
+		args = append(args, "op", "start", fmt.Sprintf("timeout=%ds", int(l.startTimeout().Seconds())))
 	}
 	args = append(args, "op", "monitor", "interval=2s", "timeout=20s")
+	if provider != "none" && l.cfg.Depth10 > 0 {
+		args = append(args, "op", "monitor", fmt.Sprintf("interval=%ds", int(l.cfg.Depth10.Seconds())), "timeout=30s", "OCF_CHECK_LEVEL=10")
+	}
+	if l.cfg.FailureTimeout > 0 {
+		args = append(args, "meta", fmt.Sprintf("failure-timeout=%ds", int(l.cfg.FailureTimeout.Seconds())))
+	}
 	if _, err := l.X(n, args...); err != nil {
 		return err
 	}

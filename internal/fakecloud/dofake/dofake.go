@@ -119,6 +119,19 @@ func (f *Fake) Holder(ip string) int {
 	return 0
 }
 
+// Assign routes ip to droplet at once (test set-up: "moved by hand").
+func (f *Fake) Assign(ip string, droplet int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.ips[netip.MustParseAddr(ip)]
+	if old := r.droplet; old != droplet {
+		r.droplet = droplet
+		if f.OnRoute != nil {
+			f.OnRoute(r.ip, droplet)
+		}
+	}
+}
+
 // ResetCounts zeroes the request counters and the rate-limit window.
 func (f *Fake) ResetCounts() {
 	f.Injector.ResetCounts()

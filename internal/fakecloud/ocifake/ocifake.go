@@ -188,6 +188,13 @@ func (f *Fake) Move(addr string, v *Vnic) {
 	}
 }
 
+// Vnic returns the VNIC with id (nil when none).
+func (f *Fake) Vnic(id string) *Vnic {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.vnics[id]
+}
+
 // Holder returns the VNIC holding addr ("" when none).
 func (f *Fake) Holder(addr string) string {
 	f.mu.Lock()
