@@ -71,7 +71,11 @@ func (a *Agent) announce(c *Config, l netvip.Link, n int) {
 	// Own session: Pacemaker kills the agent's process group on timeout,
 	// and the repeats must not hold the agent's stdout/stderr open.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.Env = append(os.Environ(), "HA_RSCTMP="+string(a.State))
+	// Only the state directory: the announcer reads nothing else from its
+	// environment, and it outlives the action by seconds, so it must not
+	// carry the agent's (Pacemaker's OCF_RESKEY_* parameters, whatever the
+	// cluster manager or a user exported) in /proc/<pid>/environ.
+	cmd.Env = []string{"HA_RSCTMP=" + string(a.State)}
 	if err := cmd.Start(); err != nil {
 		a.Log.Warnf("start announcer: %v", err)
 		return

@@ -71,7 +71,7 @@ type Config struct {
 	FailureTimeout time.Duration
 	// Extra are more floatip parameters for the VIP ("name=value").
 	Extra []string
-	Log        func(format string, args ...any)
+	Log   func(format string, args ...any)
 	// Created, if set, gets the lab as soon as it exists, before the
 	// cluster is up, so an interrupt handler can tear down a half-built one.
 	Created func(*Lab)
