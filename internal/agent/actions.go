@@ -19,6 +19,7 @@ const (
 	claimRecord = "claim"      // written by start, removed by stop: "running here"
 	checkRecord = "cloudcheck" // the last depth-10 answer from the cloud
 	movedRecord = "moved"      // when this node last claimed; stop keeps it (claim_interval)
+	lostRecord  = "lost"       // who took the address from this node, and when (takeback_guard)
 )
 
 func (a *Agent) validate(ctx context.Context) error {
@@ -80,10 +81,14 @@ func (a *Agent) start(ctx context.Context) error {
 	}
 	defer lk.Unlock()
 	if j.isCloud() {
+		if err := a.guard(ctx, j); err != nil {
+			return err
+		}
 		if err := a.claim(ctx, j); err != nil {
 			return err
 		}
 		a.forget(j, checkRecord)
+		a.forget(j, lostRecord)
 		rec := fmt.Sprintf("provider=%s\nclaimed=%s\n", j.Provider, time.Now().UTC().Format(time.RFC3339Nano))
 		if err := a.State.Put(j.id(), claimRecord, []byte(rec)); err != nil {
 			return ocf.WithStatus(ocf.ErrGeneric, err)
@@ -254,6 +259,11 @@ func (a *Agent) cloudCheck(ctx context.Context, j *job) error {
 		if err := a.State.Put(j.id(), checkRecord, b); err != nil {
 			a.Log.Warnf("%v", err)
 		}
+		if h.Where == provider.Elsewhere {
+			if err := a.State.Put(j.id(), lostRecord, b); err != nil {
+				a.Log.Warnf("%v", err)
+			}
+		}
 	}
 	return verdict(j, h, false)
 }
@@ -267,6 +277,40 @@ func verdict(j *job, h provider.Holder, cached bool) error {
 		from = " (cached answer)"
 	}
 	return ocf.Errorf(ocf.NotRunning, "%s: the cloud says %s%s", j.IP, h, from)
+}
+
+// guard is the split-brain rule (takeback_guard): a start soon after this
+// node's monitor saw another holder take the address does not take it
+// back while the cloud still routes it there. In a split cluster without
+// fencing each half's depth-10 monitor would otherwise see the other's
+// claim, fail, and have Pacemaker restart and re-claim, in turn, for as
+// long as the split lasts. Failing the start (no write) bans this node
+// (start-failure-is-fatal) and leaves the address with the other half.
+func (a *Agent) guard(ctx context.Context, j *job) error {
+	b, at, err := a.State.Get(j.id(), lostRecord)
+	if err != nil || j.guard <= 0 {
+		return nil
+	}
+	if age(at) >= j.guard {
+		a.forget(j, lostRecord)
+		return nil
+	}
+	var lost provider.Holder
+	if json.Unmarshal(b, &lost) != nil || lost.Where != provider.Elsewhere {
+		a.Log.Warnf("%s: unreadable %s record; ignored", j.IP, lostRecord)
+		a.forget(j, lostRecord)
+		return nil
+	}
+	h, err := j.cloud.Check(ctx, j.IP)
+	if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "takeback_guard=%d: %s was taken from this node %v ago and the cloud cannot say where it is now; not taking it back: %v",
+			int(j.guard.Seconds()), j.IP, age(at).Round(time.Second), err)
+	}
+	if h.Where != provider.Elsewhere {
+		return nil
+	}
+	return ocf.Errorf(ocf.ErrGeneric, "takeback_guard=%d: %s was taken from this node by %s %v ago and the cloud still routes it to %s; not taking it back for another %v (a split cluster would move it back and forth; see README, Split brain)",
+		int(j.guard.Seconds()), j.IP, lost.Other, age(at).Round(time.Second), h.Other, (j.guard - age(at)).Round(time.Second))
 }
 
 // claim makes the cloud route the address here, at most once per

@@ -130,8 +130,8 @@ type job struct {
 	cloud provider.Provider
 	local provider.Local
 	// checkEvery is cloud_check_interval, claimEvery claim_interval,
-	// keepEvery keep_interval.
-	checkEvery, claimEvery, keepEvery time.Duration
+	// keepEvery keep_interval, guard takeback_guard.
+	checkEvery, claimEvery, keepEvery, guard time.Duration
 }
 
 // isCloud is true for providers with a cloud side (not "none").
@@ -150,13 +150,13 @@ func (a *Agent) parse() (*job, error) {
 	if err != nil {
 		return nil, ocf.WithStatus(ocf.ErrConfigured, err)
 	}
-	j := &job{Config: c, checkEvery: 60 * time.Second, claimEvery: 5 * time.Second, keepEvery: 10 * time.Second}
+	j := &job{Config: c, checkEvery: 60 * time.Second, claimEvery: 5 * time.Second, keepEvery: 10 * time.Second, guard: 60 * time.Second}
 	j.spec, _ = all.Providers.Lookup(c.Provider)
 	j.local = j.spec.Local(c.IP)
 	for _, d := range []struct {
 		name string
 		to   *time.Duration
-	}{{"cloud_check_interval", &j.checkEvery}, {"claim_interval", &j.claimEvery}, {"keep_interval", &j.keepEvery}} {
+	}{{"cloud_check_interval", &j.checkEvery}, {"claim_interval", &j.claimEvery}, {"keep_interval", &j.keepEvery}, {"takeback_guard", &j.guard}} {
 		if v, ok := a.Env.Param(d.name); ok && v != "" {
 			n, err := param.ParseInt(d.name, v, 0, 86400)
 			if err != nil {

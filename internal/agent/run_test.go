@@ -576,3 +576,46 @@ func TestKeepOnce(t *testing.T) {
 		})
 	}
 }
+
+// takeback_guard: after a depth-10 monitor saw another holder take the
+// address, a start does not move it back (exit 1, no write) until the
+// guard has passed; takeback_guard=0 turns the rule off.
+func TestTakebackGuard(t *testing.T) {
+	for name, mk := range map[string]func(*testing.T) cloud{
+		"digitalocean":  digitalOceanCloud,
+		"oci":           ociCloud,
+		"linode-assign": func(t *testing.T) cloud { return linodeCloud(t, "assign") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := mk(t)
+			n := cloudNode(t, c, c.ip)
+			n.params["claim_interval"] = "0"
+			n.params["cloud_check_interval"] = "0"
+			n.params["takeback_guard"] = "2"
+			writes := func() int { return c.fake.Count("POST") + c.fake.Count("PUT") }
+			n.want(t, "start", ocf.Success)
+			c.moveAway()
+			n.want(t, "monitor", ocf.NotRunning, recurring, depth10)
+			n.want(t, "stop", ocf.Success)
+			c.fake.ResetCounts()
+			log := n.want(t, "start", ocf.ErrGeneric)
+			if !strings.Contains(log, "takeback_guard=2") || !strings.Contains(log, "not taking it back") || writes() != 0 {
+				t.Fatalf("a start inside the guard wrote %d times:\n%s", writes(), log)
+			}
+			n.want(t, "monitor", ocf.NotRunning) // the failed start left no claim
+			// The guard ends with its time...
+			time.Sleep(2100 * time.Millisecond)
+			n.want(t, "start", ocf.Success)
+			n.want(t, "monitor", ocf.Success, recurring, depth10)
+			if writes() == 0 {
+				t.Fatal("the start after the guard did not claim")
+			}
+			// ... and a successful start forgets the loss; 0 turns it off.
+			c.moveAway()
+			n.want(t, "monitor", ocf.NotRunning, recurring, depth10)
+			n.params["takeback_guard"] = "0"
+			n.want(t, "start", ocf.Success)
+			n.want(t, "monitor", ocf.Success, recurring, depth10)
+		})
+	}
+}

@@ -58,10 +58,16 @@ var CloudCheckInterval = param.Spec{Name: "cloud_check_interval", Type: "integer
 	Short: "Seconds between cloud checks",
 	Long:  "A depth-10 monitor (OCF_CHECK_LEVEL=10) asks the cloud whether the address still routes here at most once per this many seconds and answers from the last result in between, which keeps API use far below the providers' rate limits. 0 asks on every depth-10 monitor."}
 
+// TakebackGuard is the takeback_guard parameter: the split-brain rule.
+var TakebackGuard = param.Spec{Name: "takeback_guard", Type: "integer", Default: "60",
+	Short: "Seconds a node lets another holder keep an address it lost",
+	Long:  "When a depth-10 monitor finds the address taken by another holder, Pacemaker restarts the resource, and a start would move it back. In a cluster split without fencing both halves do that in turn, moving the address back and forth and burning the API's rate limit. So a start within this many seconds of this node's monitor seeing the address taken by another holder fails (exit 1, no cloud write) if the cloud still routes it there: start-failure-is-fatal bans this node, the other half keeps the address, and failure-timeout lets this node try again later. A start that finds the address routed here or to nobody goes ahead. 0 turns it off."}
+
 // Intervals are the timing parameters every cloud provider takes, last in
-// its table: how often to check, to move and to keep.
+// its table: how often to check, to move, to keep, and how long to leave
+// an address taken by another holder.
 func Intervals() []param.Spec {
-	return []param.Spec{CloudCheckInterval, ClaimInterval, KeepInterval}
+	return []param.Spec{CloudCheckInterval, ClaimInterval, KeepInterval, TakebackGuard}
 }
 
 // ForbidRealEndpoints names the environment variable the test harness sets:
