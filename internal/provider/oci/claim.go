@@ -69,8 +69,35 @@ func (o *OCI) api(ctx context.Context) (*core.VirtualNetworkClient, error) {
 	}
 	c.Configuration.CircuitBreaker = nil
 	c.Configuration.RetryPolicy = nil
+	c.HTTPClient = deadlineDispatcher{c.HTTPClient}
 	o.client = &c
 	return o.client, nil
+}
+
+// The SDK runs every call in a goroutine (common.Retry) and, when the
+// call's context ends first, returns the response variable that goroutine
+// is still writing: a data race (go test -race sees it when a deadline cuts
+// a request short; oci-go-sdk v65.129.0 and v65.130.0). So the SDK gets a
+// context that never ends, and the caller's context reaches the HTTP
+// request through deadlineDispatcher: the request fails at the deadline
+// and the SDK's goroutine returns before the SDK reads its result.
+type callerContext struct{}
+
+// sdkContext is ctx for an SDK call: no deadline or cancellation of its
+// own, ctx itself carried for deadlineDispatcher.
+func sdkContext(ctx context.Context) context.Context {
+	return context.WithValue(context.WithoutCancel(ctx), callerContext{}, ctx)
+}
+
+// deadlineDispatcher sends each request under the caller's context that
+// sdkContext carries.
+type deadlineDispatcher struct{ common.HTTPRequestDispatcher }
+
+func (d deadlineDispatcher) Do(req *http.Request) (*http.Response, error) {
+	if ctx, ok := req.Context().Value(callerContext{}).(context.Context); ok {
+		req = req.WithContext(ctx)
+	}
+	return d.HTTPRequestDispatcher.Do(req)
 }
 
 // credentials is the configuration the client signs with: the config file,
@@ -171,6 +198,7 @@ func (o *OCI) lookup(ctx context.Context, c *core.VirtualNetworkClient, ip netip
 		var next *string
 		err := provider.Retry(ctx, func(ctx context.Context) error {
 			s, sub := ip.String(), subnet
+			ctx = sdkContext(ctx)
 			if ip.Is4() {
 				r, err := c.ListPrivateIps(ctx, core.ListPrivateIpsRequest{IpAddress: &s, SubnetId: &sub, Page: page})
 				for _, p := range r.Items {
@@ -218,7 +246,7 @@ func (o *OCI) subnetOf(ctx context.Context, c *core.VirtualNetworkClient, vnic s
 		return o.subnet, nil
 	}
 	err := provider.Retry(ctx, func(ctx context.Context) error {
-		r, err := c.GetVnic(ctx, core.GetVnicRequest{VnicId: &vnic})
+		r, err := c.GetVnic(sdkContext(ctx), core.GetVnicRequest{VnicId: &vnic})
 		if err != nil {
 			return apiErr(err)
 		}
@@ -311,6 +339,7 @@ func (o *OCI) prepare(ctx context.Context, ip netip.Addr) (c *core.VirtualNetwor
 // CreatePrivateIp/CreateIpv6 when nobody has it.
 func (o *OCI) write(ctx context.Context, c *core.VirtualNetworkClient, ip netip.Addr, vnic string, cur *addr) error {
 	s := ip.String()
+	ctx = sdkContext(ctx)
 	var err error
 	switch {
 	case cur != nil && ip.Is4():
