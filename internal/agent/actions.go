@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cloudvip/floatip/internal/netvip"
@@ -80,6 +82,11 @@ func (a *Agent) start(ctx context.Context) error {
 		return err
 	}
 	defer lk.Unlock()
+	if err := a.State.CheckWritable(); err != nil {
+		// Before the cloud: a start that could not record its claim
+		// would leave the address moved but unknown to monitor and stop.
+		return ocf.WithStatus(ocf.ErrInstalled, err)
+	}
 	if j.isCloud() {
 		if err := a.guard(ctx, j); err != nil {
 			return err
@@ -121,8 +128,9 @@ func (a *Agent) stop(ctx context.Context) error {
 		return nil
 	}
 	lk, err := a.lock(ctx, j)
-	if errors.Is(err, fs.ErrPermission) && !a.holdsAnything(j) {
-		// Not root (ocf-tester, a user's check): nothing here to remove.
+	if (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) && !a.holdsAnything(j) {
+		// Not root (ocf-tester, a user's check), or a read-only state
+		// directory where no start could have run: nothing to remove.
 		a.Log.Infof("%s is not bound and not claimed here; already stopped", j.IP)
 		return nil
 	}
@@ -156,9 +164,25 @@ func (a *Agent) stop(ctx context.Context) error {
 	}
 	a.forget(j, checkRecord)
 	if err := a.State.Del(j.id(), claimRecord); err != nil {
-		return ocf.WithStatus(ocf.ErrGeneric, err)
+		// Nothing here carries traffic any more (the address is gone, the
+		// announcer ended, and the cloud follows the next start), so this
+		// is no reason to fence the node or block the resource: stopped.
+		// Until the record goes, a probe here reports the address running
+		// and Pacemaker stops it again.
+		a.Log.Errorf("%s is stopped, but its claim record stays: %v; fix the state directory %s", j.IP, err, a.State)
 	}
 	return nil
+}
+
+// validClaim reports whether b is a claim record start wrote for provider.
+func validClaim(b []byte, provider string) bool {
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 2 || lines[0] != "provider="+provider {
+		return false
+	}
+	at, ok := strings.CutPrefix(lines[1], "claimed=")
+	_, err := time.Parse(time.RFC3339Nano, at)
+	return ok && err == nil
 }
 
 // forget removes a record that only saves work (a cached answer) or
@@ -203,8 +227,14 @@ func (a *Agent) monitor(ctx context.Context) error {
 		return err
 	}
 	if j.isCloud() {
-		if _, _, err := a.State.Get(j.id(), claimRecord); err != nil {
+		b, _, err := a.State.Get(j.id(), claimRecord)
+		if err != nil {
 			return ocf.Errorf(ocf.NotRunning, "%s is not claimed on this node", j.IP)
+		}
+		if !validClaim(b, j.Provider) {
+			// Not what start writes (truncated, or edited by hand): not
+			// running, so Pacemaker recovers it and start writes it anew.
+			return ocf.Errorf(ocf.NotRunning, "%s: the claim record in %s is corrupt (want provider=%s); treating the address as not claimed here", j.IP, a.State, j.Provider)
 		}
 	}
 	var refresh *netvip.Addr

@@ -318,7 +318,7 @@ func failureClasses(t *testing.T, mk func(*testing.T) cloud) {
 			n.params["CRM_meta_timeout"] = "800"
 			// Running here as far as local state goes: a depth-10 monitor
 			// decides from the cloud's answer.
-			n.state.Put(ip, claimRecord, []byte("claimed\n"))
+			n.state.Put(ip, claimRecord, []byte("provider="+c.params["provider"]+"\nclaimed="+time.Now().UTC().Format(time.RFC3339Nano)+"\n"))
 			if c.bound != "" {
 				n.net.Add(netvip.Spec{IP: netip.MustParseAddr(ip), Prefix: 24, Link: *n.net.links[strings.Split(c.bound, "@")[1]]})
 			}

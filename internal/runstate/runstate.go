@@ -78,6 +78,11 @@ func (d Dir) lock(ctx context.Context, id, suffix string, wait bool) (*Lock, err
 		return nil, err
 	}
 	f, err := os.OpenFile(d.path(id, suffix), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
+	if errors.Is(err, unix.EROFS) {
+		// A read-only state directory: a lock file that exists still
+		// locks (flock needs no write access), so stop can still run.
+		f, err = os.OpenFile(d.path(id, suffix), os.O_RDONLY|syscall.O_CLOEXEC, 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", id, err)
 	}
@@ -238,11 +243,37 @@ func (d Dir) Put(id, kind string, data []byte) error {
 	}
 	p := d.path(id, "."+kind)
 	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	err := os.WriteFile(tmp, data, 0o644)
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp) // a full directory: no half-written leftover
 		return fmt.Errorf("record %s: %w", kind, err)
 	}
-	if err := os.Rename(tmp, p); err != nil {
-		return fmt.Errorf("record %s: %w", kind, err)
+	return nil
+}
+
+// CheckWritable makes sure records can be written (not a read-only or
+// full directory): it writes a record-sized file and removes it.
+func (d Dir) CheckWritable() error {
+	if err := d.ensure(); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(string(d), ".floatip-check-*")
+	if err != nil {
+		return fmt.Errorf("state directory %s is not writable: %w", d, err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(make([]byte, 256))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("state directory %s is not writable: %w", d, err)
 	}
 	return nil
 }
