@@ -26,7 +26,7 @@ GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 DEBS := resource-agents pacemaker-cli-utils pcs crmsh libxml2-utils iproute2 time pacemaker corosync nftables keepalived ucarp \
 	lintian rpm qemu-user-static man-db
 
-.PHONY: all deps build lab install uninstall test unit lint e2e bench bench-failover demo clean package package-test
+.PHONY: all deps build lab install uninstall test unit lint e2e bench bench-failover chaos soak demo clean package package-test
 
 all: build
 
@@ -79,11 +79,21 @@ demo: deps install lab
 # One failover per scenario and provider: Pacemaker in one shared lab, then
 # keepalived (3 nodes) and ucarp (2 nodes) driving floatip (also in make test).
 e2e: deps install
-	$(GO) test -count=1 -v -run 'TestE2E|TestKeepalived|TestUcarp' -timeout 30m ./internal/lab
+	$(GO) test -count=1 -v -run 'TestE2E|TestChaos|TestKeepalived|TestUcarp' -timeout 30m ./internal/lab
 
 # 20 hard-kill failovers per configuration, floatip against IPaddr2. Never in CI.
 bench-failover: deps install lab
 	bin/floatip-lab bench-failover $(BENCHFLAGS)
+
+# Cloud faults during failovers (every scenario, DigitalOcean, OCI, Linode)
+# and the two-node split brain with takeback_guard off and on. Never in CI.
+chaos: deps install lab
+	bin/floatip-lab chaos $(CHAOSFLAGS)
+
+# 100 hard-kill failovers rotating providers and victims (the DC too),
+# sampled every 200 ms. Never in CI.
+soak: deps install lab
+	bin/floatip-lab soak $(SOAKFLAGS)
 
 # .deb and .rpm for amd64 and arm64 (nfpm, .ci/nfpm.yaml) with SHA256SUMS.
 package:

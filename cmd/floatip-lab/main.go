@@ -4,6 +4,8 @@
 //
 //	floatip-lab demo [--provider none|digitalocean] [--nodes 3] [--token 1000] [--svg failover.svg]
 //	floatip-lab bench-failover [--runs 20] [--nodes 3] [--token 1000]
+//	floatip-lab soak [--runs 100] [--providers none,digitalocean,...]
+//	floatip-lab chaos [--providers digitalocean,oci,linode-assign] [--scenarios ...] [--split 120s]
 package main
 
 import (
@@ -46,12 +48,16 @@ func main() {
 		os.Exit(demo(os.Args[2:]))
 	case "bench-failover":
 		os.Exit(benchFailover(os.Args[2:]))
+	case "chaos":
+		os.Exit(chaos(os.Args[2:]))
+	case "soak":
+		os.Exit(soak(os.Args[2:]))
 	}
 	usage()
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: floatip-lab demo|bench-failover [flags] (see --help)")
+	fmt.Fprintln(os.Stderr, "usage: floatip-lab demo|bench-failover|chaos|soak [flags] (see --help)")
 	os.Exit(2)
 }
 

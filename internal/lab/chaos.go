@@ -28,6 +28,14 @@ const (
 // ChaosScenarios lists every scenario, in the order.
 var ChaosScenarios = []string{API503, APIDown, Storm429, MetaDown, Frozen, Returns, ByHand}
 
+// ChaosConfig is the lab the chaos scenarios run in: starts time out after
+// 20 s, a depth-10 monitor every 10 s, and fail counts expire after 30 s,
+// so a node banned by a failed start is tried again without cleanup.
+func ChaosConfig(self string, log func(string, ...any)) Config {
+	return Config{Nodes: 3, Token: 1000, Self: self, ActionTime: 300 * time.Millisecond,
+		StartTimeout: 20 * time.Second, Depth10: 10 * time.Second, FailureTimeout: 30 * time.Second, Log: log}
+}
+
 // ChaosResult is one scenario, measured.
 type ChaosResult struct {
 	Scenario, Provider string
@@ -263,7 +271,7 @@ func (l *Lab) Chaos(scenario, provider string) (*ChaosResult, error) {
 		l.checkInvariants(r, provider, res.Holder)
 	}
 	res.Problems = append(res.Problems, r.Problems...)
-	res.Problems = append(res.Problems, l.leftovers(provider, res.Holder)...)
+	res.Problems = append(res.Problems, l.Leftovers(provider, res.Holder)...)
 	res.Writes = l.Writes(provider) - w0
 	res.Moves = len(l.cloudMoves(time.Time{})) - moves0
 	res.Events = l.Events()
@@ -298,10 +306,10 @@ func (l *Lab) cloudMoves(t time.Time) []Event {
 	return out
 }
 
-// leftovers names what nodes other than holder keep of the VIP: an
+// Leftovers names what nodes other than holder keep of the VIP: an
 // announcer, a claim record, a bound address, an agent process still
 // running (a frozen or hung start).
-func (l *Lab) leftovers(provider string, holder *Node) []string {
+func (l *Lab) Leftovers(provider string, holder *Node) []string {
 	var out []string
 	for _, n := range l.Nodes {
 		if !n.Up() || n == holder {

@@ -6,14 +6,6 @@ import (
 	"time"
 )
 
-// ChaosConfig is the lab the chaos scenarios run in: starts time out after
-// 20 s, a depth-10 monitor every 10 s, and fail counts expire after 30 s,
-// so a node banned by a failed start is tried again without cleanup.
-func ChaosConfig(self string, log func(string, ...any)) Config {
-	return Config{Nodes: 3, Token: 1000, Self: self, ActionTime: 300 * time.Millisecond,
-		StartTimeout: 20 * time.Second, Depth10: 10 * time.Second, FailureTimeout: 30 * time.Second, Log: log}
-}
-
 // TestChaos runs the two chaos scenarios CI affords (make chaos runs them
 // all, for every provider): DigitalOcean's API answering 503 for 10 s from
 // the moment the holder dies, and the survivor's start frozen until

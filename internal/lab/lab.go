@@ -71,6 +71,9 @@ type Config struct {
 	FailureTimeout time.Duration
 	// Extra are more floatip parameters for the VIP ("name=value").
 	Extra []string
+	// IgnoreQuorum sets no-quorum-policy=ignore, as the two-node guides
+	// without fencing do (the default is stop).
+	IgnoreQuorum bool
 	Log   func(format string, args ...any)
 	// Created, if set, gets the lab as soon as it exists, before the
 	// cluster is up, so an interrupt handler can tear down a half-built one.
@@ -404,7 +407,11 @@ func (l *Lab) prepare(n *Node) error {
 		return err
 	}
 	cib := filepath.Join(n.Dir, "var/lib/pacemaker/cib/cib.xml")
-	if err := os.WriteFile(cib, []byte(seedCIB), 0o600); err != nil {
+	policy := "stop"
+	if l.cfg.IgnoreQuorum {
+		policy = "ignore"
+	}
+	if err := os.WriteFile(cib, []byte(strings.Replace(seedCIB, `value="stop"`, `value="`+policy+`"`, 1)), 0o600); err != nil {
 		return err
 	}
 	for _, d := range []string{"var/lib/pacemaker", "var/log/pacemaker"} {
