@@ -131,4 +131,3 @@ func exit(failed bool) int {
 	}
 	return 0
 }
-

@@ -74,7 +74,7 @@ type Config struct {
 	// IgnoreQuorum sets no-quorum-policy=ignore, as the two-node guides
 	// without fencing do (the default is stop).
 	IgnoreQuorum bool
-	Log   func(format string, args ...any)
+	Log          func(format string, args ...any)
 	// Created, if set, gets the lab as soon as it exists, before the
 	// cluster is up, so an interrupt handler can tear down a half-built one.
 	Created func(*Lab)
