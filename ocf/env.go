@@ -1,6 +1,7 @@
 package ocf
 
 import (
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -39,11 +40,11 @@ func FromLookup(action string, lookup func(string) (string, bool)) *Env {
 	if e.Instance == "" {
 		e.Instance = "default"
 	}
-	if ms, err := strconv.ParseInt(strings.TrimSpace(get("OCF_RESKEY_CRM_meta_timeout")), 10, 64); err == nil && ms > 0 {
-		e.Timeout = time.Duration(ms) * time.Millisecond
+	if ms, ok := millis(get("OCF_RESKEY_CRM_meta_timeout")); ok {
+		e.Timeout = ms
 	}
-	if ms, err := strconv.ParseInt(strings.TrimSpace(get("OCF_RESKEY_CRM_meta_interval")), 10, 64); err == nil && ms > 0 {
-		e.Interval = time.Duration(ms) * time.Millisecond
+	if ms, ok := millis(get("OCF_RESKEY_CRM_meta_interval")); ok {
+		e.Interval = ms
 	}
 	// Pacemaker passes the op attribute OCF_CHECK_LEVEL unprefixed; older
 	// tools used OCF_RESKEY_OCF_CHECK_LEVEL.
@@ -65,6 +66,17 @@ func FromLookup(action string, lookup func(string) (string, bool)) *Env {
 		e.Facility = ""
 	}
 	return e
+}
+
+// millis reads a positive number of milliseconds; false when v is not one
+// or is beyond time.Duration's range (about 292 years), which would wrap
+// round to a negative timeout.
+func millis(v string) (time.Duration, bool) {
+	ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || ms <= 0 || ms > math.MaxInt64/int64(time.Millisecond) {
+		return 0, false
+	}
+	return time.Duration(ms) * time.Millisecond, true
 }
 
 // Param returns OCF_RESKEY_<name> and whether it was set at all.
