@@ -112,10 +112,13 @@ func ParseOrigin(name, v string) (string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
 		return "", Errorf("%s=%s is not an http(s) origin; use %s=https://host[:port]", name, v, name)
 	}
+	// Built back as a URL, so a host that needed escaping (an IPv6 zone,
+	// [fe80::1%25eth0]) keeps it and the providers' paths can follow.
+	origin := (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
 	if u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", Errorf("%s=%s has a path, query or credentials; give the origin only (%s://%s), the provider adds its own paths", name, v, u.Scheme, u.Host)
+		return "", Errorf("%s=%s has a path, query or credentials; give the origin only (%s), the provider adds its own paths", name, v, origin)
 	}
-	return u.Scheme + "://" + u.Host, nil
+	return origin, nil
 }
 
 // ParseInt parses an integer in [lo, hi].
