@@ -7,10 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/cloudvip/floatip/internal/agent"
+	"github.com/cloudvip/floatip/internal/provider"
 )
 
 // keeps reports whether up's parameters may want a keeper: a cloud
@@ -33,14 +36,47 @@ func startKeeper(args []string) {
 		return
 	}
 	cmd := exec.Command(self, append([]string{agent.KeepCommand}, args...)...)
-	cmd.Env = os.Environ()
-	if os.Getenv("HA_LOGFACILITY") == "" {
-		cmd.Env = append(cmd.Env, "HA_LOGFACILITY=daemon")
-	}
+	cmd.Env = keeperEnv(os.Environ())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if cmd.Start() == nil {
 		_ = cmd.Process.Release() // detached: nothing to wait for
 	}
+}
+
+// keeperVars are what the keeper reads from its environment, itself and
+// through net/http and the cloud SDKs: the state directory, logging, the
+// test harness's guard, proxies and CAs, HOME and TZ (the OCI SDK expands
+// ~ in key_file), and OCI_* (the OCI SDK's settings).
+var keeperVars = []string{
+	"PATH", "HOME", "TZ", "GODEBUG",
+	"HA_RSCTMP", "HA_debug", "HA_LOGFACILITY", "PCMK_logfacility", provider.ForbidRealEndpoints,
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	"SSL_CERT_FILE", "SSL_CERT_DIR",
+}
+
+// keeperEnv is the keeper's environment: of up's, only keeperVars. The
+// keeper lives as long as the node holds the address; the rest of its
+// caller's environment (a VRRP engine's or a shell's variables, another
+// tool's credentials) has no business in a long-lived process's
+// /proc/<pid>/environ. Without HA_LOGFACILITY it logs to syslog's daemon
+// facility: it holds no stderr.
+func keeperEnv(environ []string) []string {
+	var out []string
+	facility := false
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if !slices.Contains(keeperVars, k) && !strings.HasPrefix(k, "OCI_") {
+			continue
+		}
+		out = append(out, kv)
+		if k == "HA_LOGFACILITY" && v != "" {
+			facility = true
+		}
+	}
+	if !facility {
+		out = append(out, "HA_LOGFACILITY=daemon")
+	}
+	return out
 }
 
 // keeper is the process startKeeper starts: every second it looks whether

@@ -19,6 +19,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/core"
 
 	"github.com/cloudvip/floatip/internal/param"
@@ -85,7 +86,18 @@ type OCI struct {
 	moved  bool   // the last Claim updated or created the address
 }
 
+// silentSDK is the SDK's logger: it logs nothing. At the level
+// OCI_GO_SDK_DEBUG names ("verbose") the SDK's own logger dumps request and
+// response bodies, the instance-principal session token among them, to
+// stderr, which Pacemaker keeps in its log. floatip's debug switch is
+// HA_debug, and its lines carry no secret.
+type silentSDK struct{}
+
+func (silentSDK) LogLevel() int                 { return 0 }
+func (silentSDK) Log(int, string, ...any) error { return nil }
+
 func open(get func(string) (string, bool), env provider.Env) (provider.Provider, error) {
+	common.SetSDKLogger(silentSDK{})
 	v := provider.NewValues(Name, Params, get)
 	o := &OCI{env: env, Auth: v.String("oci_auth"), Config: v.String("oci_config"),
 		Profile: v.String("oci_profile"), VnicID: v.String("vnic_id")}
