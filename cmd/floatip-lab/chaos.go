@@ -26,75 +26,77 @@ func chaos(args []string) int {
 	say := func(format string, a ...any) {
 		fmt.Printf("%7.1fs  %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
 	}
-	var rows []string
-	failed := false
+	ok := true
 	if len(*scenarios) > 0 && (*scenarios)[0] != "none" {
-		l, err := startLab(lab.ChaosConfig(self, say))
-		if err != nil {
+		ok = chaosScenarios(self, say, *providers, *scenarios)
+	}
+	if *split > 0 {
+		ok = splitBrains(self, say, *providers, *guards, *split) && ok
+	}
+	if !ok {
+		return 1
+	}
+	return 0
+}
+
+// chaosScenarios runs scenarios for each provider in one 3-node lab and
+// prints the table; false if any failed.
+func chaosScenarios(self string, say func(string, ...any), providers, scenarios []string) bool {
+	l, err := startLab(lab.ChaosConfig(self, say))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
+		return false
+	}
+	defer func() { l.Down(); os.RemoveAll(l.Dir()) }()
+	var rows []string
+	ok := true
+	for _, p := range providers {
+		if err := l.CreateResources("ocf:cloudvip:floatip", p); err != nil {
 			fmt.Fprintln(os.Stderr, "floatip-lab:", err)
-			return 1
+			return false
 		}
-		for _, p := range *providers {
-			if err := l.CreateResources("ocf:cloudvip:floatip", p); err != nil {
+		for _, s := range scenarios {
+			if s == lab.ByHand && p == "linode-share" {
+				continue // a share has no single owner to move
+			}
+			res, err := l.Chaos(s, p)
+			if err != nil {
 				fmt.Fprintln(os.Stderr, "floatip-lab:", err)
-				l.Down()
-				return 1
+				ok = false
+				continue
 			}
-			for _, s := range *scenarios {
-				if s == lab.ByHand && p == "linode-share" {
-					continue // a share has no single owner to move
-				}
-				res, err := l.Chaos(s, p)
-				if err != nil {
-					fmt.Fprintln(os.Stderr, "floatip-lab:", err)
-					failed = true
-					continue
-				}
-				final := "one holder, Pacemaker and the cloud agree, nothing left behind"
-				if len(res.Problems) > 0 {
-					final = strings.Join(res.Problems, "; ")
-					failed = true
-				}
-				say("%s %s: victim %s, holder %s, outage %.1f s, %d writes, %d moves: %s", p, s, res.Victim.Name, name(res.Holder), res.Outage.Seconds(), res.Writes, res.Moves, final)
-				rows = append(rows, fmt.Sprintf("| %s | %s | %.1f s | %d (%d moved) | %s |", s, p, res.Outage.Seconds(), res.Writes, res.Moves, final))
+			final := "one holder, Pacemaker and the cloud agree, nothing left behind"
+			if len(res.Problems) > 0 {
+				final, ok = strings.Join(res.Problems, "; "), false
 			}
-			if err := l.DeleteVIP(); err != nil {
-				fmt.Fprintln(os.Stderr, "floatip-lab:", err)
-				l.Down()
-				return 1
-			}
+			say("%s %s: victim %s, holder %s, outage %.1f s, %d writes, %d moves: %s", p, s, res.Victim.Name, name(res.Holder), res.Outage.Seconds(), res.Writes, res.Moves, final)
+			rows = append(rows, fmt.Sprintf("| %s | %s | %.1f s | %d (%d moved) | %s |", s, p, res.Outage.Seconds(), res.Writes, res.Moves, final))
 		}
-		l.Down()
-		os.RemoveAll(l.Dir())
-		fmt.Printf("\n| scenario | provider | outage | cloud writes | final state |\n|---|---|---|---|---|\n%s\n\n", strings.Join(rows, "\n"))
+		if err := l.DeleteVIP(); err != nil {
+			fmt.Fprintln(os.Stderr, "floatip-lab:", err)
+			return false
+		}
 	}
-	if *split <= 0 {
-		return exit(failed)
-	}
-	var split2 []string
-	for _, p := range *providers {
+	fmt.Printf("\n| scenario | provider | outage | cloud writes | final state |\n|---|---|---|---|---|\n%s\n\n", strings.Join(rows, "\n"))
+	return ok
+}
+
+// splitBrains splits a fresh two-node lab's ring for each provider and
+// takeback_guard and prints the table; false if any failed.
+func splitBrains(self string, say func(string, ...any), providers []string, guards []int, split time.Duration) bool {
+	var rows []string
+	ok := true
+	for _, p := range providers {
 		if p == "linode-share" {
 			continue
 		}
-		for _, g := range *guards {
-			l, err := startLab(lab.SplitBrainConfig(self, g, say))
+		for _, g := range guards {
+			res, err := splitBrain(self, say, p, g, split)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "floatip-lab:", err)
-				return 1
-			}
-			res, err := func() (*lab.SplitResult, error) {
-				defer l.Down()
-				if err := l.CreateResources("ocf:cloudvip:floatip", p); err != nil {
-					return nil, err
-				}
-				return l.SplitBrain(p, *split)
-			}()
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "floatip-lab:", err)
-				failed = true
+				ok = false
 				continue
 			}
-			os.RemoveAll(l.Dir())
 			var moves []string
 			for _, n := range []string{"n1", "n2"} {
 				var at []string
@@ -106,16 +108,33 @@ func chaos(args []string) int {
 			}
 			final := "one holder, Pacemaker and the cloud agree"
 			if len(res.Problems) > 0 {
-				final = strings.Join(res.Problems, "; ")
-				failed = true
+				final, ok = strings.Join(res.Problems, "; "), false
 			}
-			say("takeback_guard=%d %s: %d writes in a %v split (%s); after healing: %s on %s, settled in %.1f s", g, p, res.Writes, *split, strings.Join(moves, ", "), final, name(res.Holder), res.Settled.Seconds())
-			split2 = append(split2, fmt.Sprintf("| %s | %d | %d | %s | %.1f s | %s |", p, g, res.Writes, strings.Join(moves, ", "), res.Settled.Seconds(), final))
+			say("takeback_guard=%d %s: %d writes in a %v split (%s); after healing: %s on %s, settled in %.1f s", g, p, res.Writes, split, strings.Join(moves, ", "), final, name(res.Holder), res.Settled.Seconds())
+			rows = append(rows, fmt.Sprintf("| %s | %d | %d | %s | %.1f s | %s |", p, g, res.Writes, strings.Join(moves, ", "), res.Settled.Seconds(), final))
 		}
 	}
-	fmt.Printf("\n%v ring split, 2 nodes (two_node, no-quorum-policy=ignore, no fencing), depth-10 monitor and cloud_check_interval 10 s, failure-timeout 30 s\n\n", *split)
-	fmt.Printf("| provider | takeback_guard | cloud writes during the split | moves per node | heal -> settled | final state |\n|---|---|---|---|---|---|\n%s\n", strings.Join(split2, "\n"))
-	return exit(failed)
+	fmt.Printf("\n%v ring split, 2 nodes (two_node, no-quorum-policy=ignore, no fencing), depth-10 monitor and cloud_check_interval 10 s, failure-timeout 30 s\n\n", split)
+	fmt.Printf("| provider | takeback_guard | cloud writes during the split | moves per node | heal -> settled | final state |\n|---|---|---|---|---|---|\n%s\n", strings.Join(rows, "\n"))
+	return ok
+}
+
+// splitBrain is one split of a fresh two-node lab.
+func splitBrain(self string, say func(string, ...any), p string, guard int, split time.Duration) (res *lab.SplitResult, err error) {
+	l, err := startLab(lab.SplitBrainConfig(self, guard, say))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		l.Down()
+		if err == nil {
+			os.RemoveAll(l.Dir())
+		}
+	}()
+	if err := l.CreateResources("ocf:cloudvip:floatip", p); err != nil {
+		return nil, err
+	}
+	return l.SplitBrain(p, split)
 }
 
 func name(n *lab.Node) string {
@@ -123,11 +142,4 @@ func name(n *lab.Node) string {
 		return "nobody"
 	}
 	return n.Name
-}
-
-func exit(failed bool) int {
-	if failed {
-		return 1
-	}
-	return 0
 }

@@ -172,14 +172,11 @@ func (l *Lab) Chaos(scenario, provider string) (*ChaosResult, error) {
 		return nil, err
 	}
 	res := &ChaosResult{Scenario: scenario, Provider: provider, Victim: victim}
-	var target *Node // another node, the one the fault is aimed at
+	target := l.otherThan(victim) // the node a fault is aimed at: not the DC if it can be
 	for _, n := range l.Nodes {
 		if n != victim && n != l.DC(l.firstUp()) {
 			target = n
 		}
-	}
-	if target == nil {
-		target = l.otherThan(victim)
 	}
 	if scenario == MetaDown {
 		// Make the faulty node Pacemaker's first choice once the victim
@@ -187,7 +184,9 @@ func (l *Lab) Chaos(scenario, provider string) (*ChaosResult, error) {
 		if _, err := l.X(l.firstUp(), "pcs", "constraint", "location", "vip", "prefers", target.Name+"=50"); err != nil {
 			return nil, err
 		}
-		defer l.X(l.firstUp(), "pcs", "constraint", "location", "remove", "location-vip-"+target.Name+"-50")
+		defer func() {
+			_, _ = l.X(l.firstUp(), "pcs", "constraint", "location", "remove", "location-vip-"+target.Name+"-50")
+		}()
 		l.Settle(l.firstUp(), 30*time.Second)
 		l.ClearCache(target)
 	}
@@ -198,8 +197,35 @@ func (l *Lab) Chaos(scenario, provider string) (*ChaosResult, error) {
 	defer c.Stop()
 	w0, moves0 := l.Writes(provider), len(l.cloudMoves(time.Time{}))
 	at := time.Now()
-	api := apiPath(provider)
 	l.Record(fmt.Sprintf("chaos %s (%s): %s", scenario, provider, victim.Name))
+	l.inject(scenario, provider, target, at)
+	if scenario == ByHand {
+		if err := l.MoveByHand(provider, target); err != nil {
+			return nil, err
+		}
+		moves0 = len(l.cloudMoves(time.Time{})) // the move by hand is not the agent's
+	} else if err := l.chaosKill(scenario, provider, victim, w0); err != nil {
+		return nil, err
+	}
+	l.awaitHolder(res, c, at)
+	in.ClearFaults()
+	time.Sleep(time.Second)
+	l.Settle(l.otherThan(victim), 60*time.Second)
+	r := &Result{}
+	if res.Holder != nil {
+		l.checkInvariants(r, provider, res.Holder)
+	}
+	res.Problems = append(res.Problems, r.Problems...)
+	res.Problems = append(res.Problems, l.Leftovers(provider, res.Holder)...)
+	res.Writes = l.Writes(provider) - w0
+	res.Moves = len(l.cloudMoves(time.Time{})) - moves0
+	res.Events = l.Events()
+	return res, l.restore(res)
+}
+
+// inject switches on scenario's fault in provider's fake at at.
+func (l *Lab) inject(scenario, provider string, target *Node, at time.Time) {
+	in, api := l.injector(provider), apiPath(provider)
 	switch scenario {
 	case API503:
 		in.Inject(fakecloud.Fault{Path: api, Status: 503, Until: at.Add(10 * time.Second)})
@@ -216,75 +242,67 @@ func (l *Lab) Chaos(scenario, provider string) (*ChaosResult, error) {
 			in.Inject(fakecloud.Fault{Method: m, Path: p, Delay: 2 * time.Second, Times: 1})
 		}
 	}
-	if scenario == ByHand {
-		if err := l.MoveByHand(provider, target); err != nil {
-			return nil, err
-		}
-		moves0 = len(l.cloudMoves(time.Time{})) // the move by hand is not the agent's
-	} else if err := l.Kill(victim); err != nil {
-		return nil, err
+}
+
+// chaosKill kills victim, then freezes the survivor's start (Frozen) or
+// brings the victim back as soon as the survivor's first write reaches
+// the cloud (Returns; w0 is the write count before the kill).
+func (l *Lab) chaosKill(scenario, provider string, victim *Node, w0 int) error {
+	if err := l.Kill(victim); err != nil {
+		return err
 	}
 	switch scenario {
 	case Frozen:
-		if _, err := l.freezeStart(victim, 30*time.Second); err != nil {
-			return nil, err
-		}
+		_, err := l.freezeStart(victim, 30*time.Second)
+		return err
 	case Returns:
 		for end := time.Now().Add(30 * time.Second); l.Writes(provider) == w0 && time.Now().Before(end); {
 			time.Sleep(5 * time.Millisecond)
 		}
 		if err := l.Start(victim); err != nil {
-			return nil, err
+			return err
 		}
 		l.Record(victim.Name + " is back")
 	}
-	// The outage ends with the first good reply from the node that holds
-	// the VIP once things settle.
+	return nil
+}
+
+// awaitHolder waits until one node holds the VIP where Pacemaker and the
+// cloud say, and sets res.Holder and res.Outage: the client's first good
+// reply from it after at (after a move by hand, when all agree again: the
+// client may never notice).
+func (l *Lab) awaitHolder(res *ChaosResult, c *Client, at time.Time) {
 	wait := 90*time.Second + 2*l.startTimeout()
-	if scenario == ByHand {
-		wait = 120 * time.Second
-	}
-	end := time.Now().Add(wait)
-	for time.Now().Before(end) {
+	for end := time.Now().Add(wait); time.Now().Before(end); {
 		time.Sleep(time.Second)
-		h, err := l.Locate("vip", l.otherThan(victim))
-		if err != nil || !l.CloudAgrees(provider, h) || len(l.Holders(provider)) != 1 {
+		h, err := l.Locate("vip", l.otherThan(res.Victim))
+		if err != nil || !l.CloudAgrees(res.Provider, h) || len(l.Holders(res.Provider)) != 1 {
 			continue
 		}
-		if scenario == ByHand { // the client may never notice: recovery is when all agree again
+		if res.Scenario == ByHand {
 			res.Holder, res.Outage = h, time.Since(at)
-			break
+			return
 		}
 		if first, ok := c.waitFor(at, 30*time.Second, func(r Reply) bool { return r.OK && r.Body == h.Name }); ok {
 			res.Holder, res.Outage = h, first.At.Sub(at)
-			break
+			return
 		}
 	}
-	in.ClearFaults()
-	if res.Holder == nil {
-		res.Problems = append(res.Problems, fmt.Sprintf("no node held the VIP with the cloud's and Pacemaker's agreement within %v; %s", wait, l.diagnose(c)))
-	}
-	time.Sleep(time.Second)
-	l.Settle(l.otherThan(victim), 60*time.Second)
-	r := &Result{}
-	if res.Holder != nil {
-		l.checkInvariants(r, provider, res.Holder)
-	}
-	res.Problems = append(res.Problems, r.Problems...)
-	res.Problems = append(res.Problems, l.Leftovers(provider, res.Holder)...)
-	res.Writes = l.Writes(provider) - w0
-	res.Moves = len(l.cloudMoves(time.Time{})) - moves0
-	res.Events = l.Events()
-	// Back to a whole, clean cluster for the next scenario.
-	if !victim.Up() {
-		if err := l.Start(victim); err != nil {
-			return res, err
+	res.Problems = append(res.Problems, fmt.Sprintf("no node held the VIP with the cloud's and Pacemaker's agreement within %v; %s", wait, l.diagnose(c)))
+}
+
+// restore brings the victim back and cleans up fail counts: a whole, clean
+// cluster for the next scenario, the VIP still where it settled.
+func (l *Lab) restore(res *ChaosResult) error {
+	if !res.Victim.Up() {
+		if err := l.Start(res.Victim); err != nil {
+			return err
 		}
 	}
 	if err := l.WaitOnline(l.Nodes, 90*time.Second); err != nil {
-		return res, err
+		return err
 	}
-	_, err = l.X(l.firstUp(), "pcs", "resource", "cleanup", "vip")
+	_, err := l.X(l.firstUp(), "pcs", "resource", "cleanup", "vip")
 	time.Sleep(time.Second)
 	l.Settle(l.firstUp(), 60*time.Second)
 	if res.Holder != nil {
@@ -292,7 +310,7 @@ func (l *Lab) Chaos(scenario, provider string) (*ChaosResult, error) {
 			res.Problems = append(res.Problems, fmt.Sprintf("after cleanup the VIP is on %s (%v), not on %s", nodeName(at), err, res.Holder.Name))
 		}
 	}
-	return res, err
+	return err
 }
 
 // cloudMoves lists the cloud's moves since t.
