@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cloudvip/floatip/internal/param"
 	"github.com/cloudvip/floatip/ocf"
@@ -156,24 +157,29 @@ type APIError struct {
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "HTTP %d", e.Status)
-	if e.Code != "" {
-		b.WriteString(" " + e.Code)
+	// Every part comes from the answer: each is folded onto the one line.
+	if code := oneLine(e.Code, 200); code != "" {
+		b.WriteString(" " + code)
 	}
 	if msg := oneLine(e.Msg, 200); msg != "" {
 		b.WriteString(": " + msg)
 	}
-	if e.RequestID != "" {
-		b.WriteString(" (request " + e.RequestID + ")")
+	if id := oneLine(e.RequestID, 200); id != "" {
+		b.WriteString(" (request " + id + ")")
 	}
 	return b.String()
 }
 
 func (e *APIError) Unwrap() error { return e.Err }
 
-// oneLine folds s onto one line of at most n bytes.
+// oneLine folds s onto one line of at most n bytes (plus "..."), never
+// cutting a character in two.
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
 		s = s[:n] + "..."
 	}
 	return s

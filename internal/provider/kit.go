@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -67,6 +68,9 @@ func Classify(err error, attempt int, over Override) Verdict {
 // rate-limit reset header holding a Unix time; 0 when neither says.
 func RetryAfter(h http.Header, reset string) time.Duration {
 	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s >= 0 {
+		if s > int(math.MaxInt64/time.Second) {
+			return math.MaxInt64 // past any deadline (it would wrap round)
+		}
 		return time.Duration(s) * time.Second
 	}
 	if reset == "" {
