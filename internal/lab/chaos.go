@@ -17,7 +17,7 @@ import (
 // node holding the VIP is killed (all but ByHand, which kills nothing).
 const (
 	API503   = "api-503"        // the API answers 503 for 10 s
-	APIDown  = "api-down"       // the API answers 503 for longer than the start timeout
+	APIDown  = "api-down"       // the API answers 503 for longer than two start timeouts
 	Storm429 = "429-storm"      // the API answers 429 with Retry-After for 10 s
 	MetaDown = "metadata-down"  // one survivor's metadata service is down, its cache cleared
 	Frozen   = "frozen-start"   // the survivor's start is stopped (SIGSTOP) until Pacemaker's timeout
@@ -230,7 +230,9 @@ func (l *Lab) inject(scenario, provider string, target *Node, at time.Time) {
 	case API503:
 		in.Inject(fakecloud.Fault{Path: api, Status: 503, Until: at.Add(10 * time.Second)})
 	case APIDown:
-		in.Inject(fakecloud.Fault{Path: api, Status: 503, Until: at.Add(l.startTimeout() + 15*time.Second)})
+		// Past both survivors' starts: each fails and bans its node, and
+		// only failure-timeout brings the VIP back.
+		in.Inject(fakecloud.Fault{Path: api, Status: 503, Until: at.Add(2*l.startTimeout() + 15*time.Second)})
 	case Storm429:
 		in.Inject(fakecloud.Fault{Path: api, Status: 429, RetryAfter: 2, Until: at.Add(10 * time.Second)})
 	case MetaDown:
