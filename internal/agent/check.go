@@ -120,10 +120,12 @@ func proxyTrap(getenv func(string) string) provider.Finding {
 	p, err := cfg.ProxyFunc()(target)
 	switch {
 	case err != nil:
-		return provider.Fail("proxy", ocf.Errorf(ocf.ErrConfigured, "HTTP_PROXY: %v; fix or unset it", err))
+		// Neither err nor the value: a proxy URL may carry a password, and
+		// one that does not parse cannot be redacted.
+		return provider.Fail("proxy", ocf.Errorf(ocf.ErrConfigured, "HTTP_PROXY (or http_proxy) is not a valid proxy URL; fix or unset it"))
 	case p != nil:
 		return provider.Fail("proxy", ocf.Errorf(ocf.ErrConfigured,
-			"requests to the metadata service (%s) would go through the proxy %s; add %s to NO_PROXY", metadataIP, p.Redacted(), metadataIP))
+			"requests to the metadata service (%s) would go through the proxy at %s; add %s to NO_PROXY", metadataIP, p.Host, metadataIP))
 	case cfg.HTTPProxy != "" || cfg.HTTPSProxy != "":
 		return provider.Pass("proxy", fmt.Sprintf("a proxy is set; the metadata service (%s) is reached directly", metadataIP))
 	}

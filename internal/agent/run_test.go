@@ -533,6 +533,13 @@ func TestProxyTrap(t *testing.T) {
 			t.Errorf("%v: %+v", tc.env, f)
 		}
 	}
+	// A proxy's password never shows, in a URL that parses or not.
+	for _, v := range []string{"http://user:s3cr3t@[::1", "http://user:s3cr3t@p:3128", "user:s3cr3t@p:3128"} {
+		f := proxyTrap(env(map[string]string{"HTTP_PROXY": v}))
+		if f.OK || strings.Contains(f.Detail, "s3cr3t") || strings.Contains(f.Detail, "user") {
+			t.Errorf("HTTP_PROXY=%s: %+v", v, f)
+		}
+	}
 }
 
 // The keeper floatip up leaves behind: a round with the address here
