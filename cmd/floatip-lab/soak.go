@@ -85,12 +85,19 @@ func (s *soaker) run(p string, of int) error {
 	if err != nil {
 		return err
 	}
-	if dc := l.DC(victim); s.runs%3 == 2 && dc != nil && dc != victim {
-		if err := l.MoveTo("vip", dc); err != nil {
+	// Every third victim is the DC (its kill adds an election), the others
+	// are not: the VIP is moved first where needed.
+	wantDC := s.runs%3 == 2
+	if dc := l.DC(victim); dc != nil && (dc == victim) != wantDC {
+		to := dc
+		if !wantDC {
+			to = l.OtherThan(dc)
+		}
+		if err := l.MoveTo("vip", to); err != nil {
 			return err
 		}
-		victim = dc
-		l.Settle(dc, 30*time.Second)
+		victim = to
+		l.Settle(to, 30*time.Second)
 	}
 	isDC := l.DC(victim) == victim
 	var during []sample

@@ -172,7 +172,7 @@ func (l *Lab) Chaos(scenario, provider string) (*ChaosResult, error) {
 		return nil, err
 	}
 	res := &ChaosResult{Scenario: scenario, Provider: provider, Victim: victim}
-	target := l.otherThan(victim) // the node a fault is aimed at: not the DC if it can be
+	target := l.OtherThan(victim) // the node a fault is aimed at: not the DC if it can be
 	for _, n := range l.Nodes {
 		if n != victim && n != l.DC(l.firstUp()) {
 			target = n
@@ -210,7 +210,7 @@ func (l *Lab) Chaos(scenario, provider string) (*ChaosResult, error) {
 	l.awaitHolder(res, c, at)
 	in.ClearFaults()
 	time.Sleep(time.Second)
-	l.Settle(l.otherThan(victim), 60*time.Second)
+	l.Settle(l.OtherThan(victim), 60*time.Second)
 	r := &Result{}
 	if res.Holder != nil {
 		l.checkInvariants(r, provider, res.Holder)
@@ -277,7 +277,7 @@ func (l *Lab) awaitHolder(res *ChaosResult, c *Client, at time.Time) {
 	wait := 90*time.Second + 2*l.startTimeout()
 	for end := time.Now().Add(wait); time.Now().Before(end); {
 		time.Sleep(time.Second)
-		h, err := l.Locate("vip", l.otherThan(res.Victim))
+		h, err := l.Locate("vip", l.OtherThan(res.Victim))
 		if err != nil || !l.CloudAgrees(res.Provider, h) || len(l.Holders(res.Provider)) != 1 {
 			continue
 		}
@@ -381,7 +381,7 @@ func (l *Lab) nonDCHolder() (*Node, error) {
 		return nil, err
 	}
 	if dc := l.DC(l.firstUp()); dc == victim {
-		n := l.otherThan(dc)
+		n := l.OtherThan(dc)
 		if err := l.MoveTo("vip", n); err != nil {
 			return nil, err
 		}
@@ -391,8 +391,8 @@ func (l *Lab) nonDCHolder() (*Node, error) {
 	return victim, nil
 }
 
-// otherThan returns the first up node that is not n.
-func (l *Lab) otherThan(n *Node) *Node {
+// OtherThan returns the first up node that is not n.
+func (l *Lab) OtherThan(n *Node) *Node {
 	for _, m := range l.Nodes {
 		if m != n && m.Up() {
 			return m
