@@ -160,9 +160,13 @@ func (o *OCI) vnic(ctx context.Context, ip netip.Addr) (id, mac string, prefix i
 		if err != nil {
 			return "", "", 0, err
 		}
-		if err := json.Unmarshal(b, &o.vnics); err != nil {
+		// Into a fresh list: an answer that does not decode can leave part
+		// of itself behind, which the next call must not take for the list.
+		var vnics []metaVnic
+		if err := json.Unmarshal(b, &vnics); err != nil {
 			return "", "", 0, ocf.Errorf(ocf.ErrGeneric, "oci: metadata vnics: %w", err)
 		}
+		o.vnics = vnics
 	}
 	for _, v := range o.vnics {
 		cidr := v.Subnet
