@@ -142,8 +142,12 @@ func (d *DO) droplet(ctx context.Context) (int, error) {
 		return d.DropletID, nil
 	}
 	cache := provider.BootCache(d.env.Cache)
-	if cache.Load("digitalocean.droplet-id", &d.DropletID) && d.DropletID > 0 {
-		return d.DropletID, nil
+	// Into a local: a cached id that is no droplet's (0, -5) must not
+	// stay behind as this droplet's for the next call.
+	var cached int
+	if cache.Load("digitalocean.droplet-id", &cached) && cached > 0 {
+		d.DropletID = cached
+		return cached, nil
 	}
 	b, err := provider.Metadata(ctx, http.MethodGet, d.Metadata+"/metadata/v1/id", nil)
 	if err != nil {
