@@ -154,12 +154,15 @@ func (l *Linode) identity(ctx context.Context) (int, string, error) {
 		ID     int    `json:"id"`
 		Region string `json:"region"`
 	}
-	var inst instance
 	cache := provider.BootCache(l.env.Cache)
-	if cache.Load("linode.instance", &inst) && inst.ID > 0 && (l.ID == 0 || l.ID == inst.ID) {
-		l.ID, l.region = inst.ID, inst.Region
+	var cached instance
+	if cache.Load("linode.instance", &cached) && cached.ID > 0 && (l.ID == 0 || l.ID == cached.ID) {
+		l.ID, l.region = cached.ID, cached.Region
 		return l.ID, l.region, nil
 	}
+	// The answer alone: nothing of a cache that was not used (another
+	// Linode's region) may fill what the answer leaves out.
+	var inst instance
 	tok, err := provider.Metadata(ctx, http.MethodPut, l.Metadata+"/v1/token", http.Header{"Metadata-Token-Expiry-Seconds": {"300"}})
 	var b []byte
 	if err == nil {
