@@ -6,7 +6,6 @@ package main
 // same exit codes).
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -226,9 +225,9 @@ func runAction(ctx context.Context, action string, lookup func(string) (string, 
 	return ocf.StatusOf(err)
 }
 
-// readConfig reads key=value lines (parameter names, '-' or '_'; '#'
-// comments). A file others may write is refused: it decides what runs as
-// root. Tokens stay in token_file: there is no token parameter.
+// readConfig reads key=value lines (agent.ReadConfigFile). A file others
+// may write is refused: it decides what runs as root. Tokens stay in
+// token_file: there is no token parameter.
 func readConfig(path string) (map[string]string, error) {
 	params := map[string]string{}
 	if path == "" {
@@ -249,28 +248,5 @@ func readConfig(path string) (map[string]string, error) {
 	if fi.Mode().Perm()&0o022 != 0 {
 		return nil, ocf.Errorf(ocf.ErrPerm, "--config %s is writable by group or others (mode %04o); run chmod go-w %s", path, fi.Mode().Perm(), path)
 	}
-	known := map[string]bool{}
-	for _, p := range agent.Specs() {
-		known[p.Name] = true
-	}
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		s := strings.TrimSpace(sc.Text())
-		if s == "" || strings.HasPrefix(s, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(s, "=")
-		k = strings.ReplaceAll(strings.TrimSpace(k), "-", "_")
-		if !ok {
-			return nil, ocf.Errorf(ocf.ErrConfigured, "--config %s line %d: %q is not name=value", path, line, s)
-		}
-		if !known[k] {
-			return nil, ocf.Errorf(ocf.ErrConfigured, "--config %s line %d: %s is not a parameter (floatip meta-data lists them)", path, line, k)
-		}
-		params[k] = strings.TrimSpace(v)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, ocf.Errorf(ocf.ErrPerm, "--config %s: %w", path, err)
-	}
-	return params, nil
+	return agent.ReadConfigFile(f, path)
 }
