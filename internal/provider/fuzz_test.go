@@ -73,7 +73,7 @@ func FuzzAPIError(f *testing.F) {
 		if !strings.HasPrefix(s, "HTTP "+strconv.Itoa(status)) || strings.ContainsAny(s, "\n\r") {
 			t.Fatalf("%+v: %q is not one line starting with the status", e, s)
 		}
-		if utf8.ValidString(code+msg+reqID) && !utf8.ValidString(s) {
+		if utf8.ValidString(code) && utf8.ValidString(msg) && utf8.ValidString(reqID) && !utf8.ValidString(s) {
 			t.Fatalf("%+v: %q is not valid UTF-8", e, s)
 		}
 		if _, rest, ok := strings.Cut(s, ": "); ok && len(strings.Join(strings.Fields(msg), " ")) > 200 && !strings.Contains(rest, "...") {
