@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/core"
@@ -96,8 +97,14 @@ type silentSDK struct{}
 func (silentSDK) LogLevel() int                 { return 0 }
 func (silentSDK) Log(int, string, ...any) error { return nil }
 
+// silenceSDK sets the SDK's logger, a global, once per process: before any
+// SDK goroutine runs. Set at every open, it raced with the goroutines of an
+// earlier provider still at work (an abandoned token request; go test
+// -race, the OCI tests, or the keeper's rounds).
+var silenceSDK sync.Once
+
 func open(get func(string) (string, bool), env provider.Env) (provider.Provider, error) {
-	common.SetSDKLogger(silentSDK{})
+	silenceSDK.Do(func() { common.SetSDKLogger(silentSDK{}) })
 	v := provider.NewValues(Name, Params, get)
 	o := &OCI{env: env, Auth: v.String("oci_auth"), Config: v.String("oci_config"),
 		Profile: v.String("oci_profile"), VnicID: v.String("vnic_id")}
