@@ -24,15 +24,39 @@ GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
 # Debian packages the tests, the demo and the benchmarks use.
 DEBS := resource-agents pacemaker-cli-utils pcs crmsh libxml2-utils iproute2 time pacemaker corosync nftables keepalived ucarp \
-	lintian rpm qemu-user-static man-db
+	lintian rpm qemu-user-static man-db gcc libc6-dev
+
+# The packages whose tests need no root (make unit, make race).
+UNIT_PKGS := ./ocf/... ./internal/param/... ./internal/announce/... ./internal/agent/... ./internal/provider/... \
+	./internal/fakecloud/... ./internal/runstate/...
+
+# Every fuzz target, package:Target, one a line; make fuzz runs them one
+# after another for FUZZTIME each (go test -fuzz takes one target at a time).
+FUZZ_TARGETS := \
+	ocf:FuzzEnv \
+	internal/param:FuzzParam \
+	internal/agent:FuzzParse \
+	internal/agent:FuzzValidate \
+	internal/agent:FuzzConfigFile \
+	internal/provider:FuzzAPIError \
+	internal/provider/digitalocean:FuzzDropletID \
+	internal/provider/linode:FuzzIdentity \
+	internal/provider/linode:FuzzShare \
+	internal/provider/oci:FuzzSession \
+	internal/provider/oci:FuzzVnics \
+	internal/provider/oci:FuzzLookup \
+	internal/runstate:FuzzRecords
+FUZZTIME ?= 2m
+FUZZFLAGS ?= -parallel 1
 
 .PHONY: all deps build lab install uninstall test unit lint e2e bench bench-failover chaos soak demo clean package package-test
+.PHONY: race fuzz
 
 all: build
 
 # Installs the Debian packages when a tool is missing (root, Debian 12).
 deps:
-	@for c in ip ocf-tester crm_resource pcs crm xmllint /usr/bin/time keepalived ucarp lintian rpm qemu-aarch64-static man; do \
+	@for c in ip ocf-tester crm_resource pcs crm xmllint /usr/bin/time keepalived ucarp lintian rpm qemu-aarch64-static man gcc; do \
 		command -v $$c >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
@@ -57,6 +81,8 @@ test: deps install
 	test -z "$$(gofmt -l cmd internal ocf)" || { gofmt -l cmd internal ocf; exit 1; }
 	$(GO) run $(GOLANGCI_LINT) run --config .ci/golangci.yml ./...
 	$(GO) test -p 1 -count=1 -timeout 30m ./...
+	$(MAKE) race
+	$(MAKE) fuzz FUZZTIME=5s
 	$(MAKE) package-test
 
 # golangci-lint v2 with .ci/golangci.yml (also in make test).
@@ -65,7 +91,18 @@ lint:
 
 # Every test that needs no root (no namespaces, no Pacemaker): under a minute.
 unit:
-	$(GO) test -count=1 ./ocf/... ./internal/param/... ./internal/announce/... ./internal/agent/... ./internal/provider/... ./internal/fakecloud/... ./internal/runstate/...
+	$(GO) test -count=1 $(UNIT_PKGS)
+
+# The same tests under the race detector (cgo: gcc and libc6-dev, which
+# make deps installs; the rest of the build stays CGO_ENABLED=0).
+race:
+	CGO_ENABLED=1 $(GO) test -race -count=1 $(UNIT_PKGS)
+
+# Each fuzz target in turn for FUZZTIME (make test: 5s each; .ci/fuzz). A
+# failing input lands in the package's testdata/fuzz/<Target>/: fix the
+# code and keep the file as a regression seed (go test runs every seed).
+fuzz:
+	GO=$(GO) FUZZFLAGS='$(FUZZFLAGS)' .ci/fuzz $(FUZZTIME) $(FUZZ_TARGETS)
 
 # floatip against ocf:heartbeat:IPaddr2 in one namespace (root). Never in CI.
 bench: deps build
