@@ -64,15 +64,14 @@ func FuzzParam(f *testing.F) {
 		// Integers.
 		n, err := ParseInt(name, v, lo, hi)
 		want, aerr := strconv.Atoi(strings.TrimSpace(v))
-		switch {
-		case err == nil:
+		if err == nil {
 			if n < lo || n > hi || aerr != nil || n != want {
 				t.Fatalf("ParseInt(%q, %d, %d) = %d, outside the range or not the value", v, lo, hi, n)
 			}
 			if back, err := ParseInt(name, strconv.Itoa(n), lo, hi); err != nil || back != n {
 				t.Fatalf("ParseInt(%d) after ParseInt(%q): %d, %v", n, v, back, err)
 			}
-		default:
+		} else {
 			named("ParseInt", err)
 			if aerr == nil && want >= lo && want <= hi {
 				t.Fatalf("ParseInt(%q, %d, %d) refused an integer in range: %v", v, lo, hi, err)
