@@ -291,7 +291,9 @@ func FuzzValidate(f *testing.F) {
 // only, each with the trimmed value of its last line, and written back as
 // name=value lines reads the same; a refusal is OCF_ERR_CONFIGURED naming
 // the file and a line that is neither blank, a comment nor name=value of a
-// known parameter (or, for a line longer than the reader takes, ERR_PERM).
+// known parameter (or, for a line longer than the reader takes, ERR_PERM:
+// TestConfigFileLongLine; no seed has one, as minimizing 64 KiB inputs
+// byte by byte stalled the fuzzer for its whole -fuzzminimizetime).
 func FuzzConfigFile(f *testing.F) {
 	for _, s := range []string{
 		"ip=192.0.2.10\n",
@@ -305,7 +307,6 @@ func FuzzConfigFile(f *testing.F) {
 		"nic==eth0",
 		"\xef\xbb\xbfip=192.0.2.1\n",
 		"ip=192.0.2.1\rnic=eth0\n",
-		"ip=192.0.2.1\n" + strings.Repeat("#", 70000) + "\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -315,6 +316,9 @@ func FuzzConfigFile(f *testing.F) {
 		known[p.Name] = true
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1024 {
+			return // see maxInput in ../provider/linode/fuzz_test.go
+		}
 		m, err := ReadConfigFile(bytes.NewReader(data), path)
 		// The file's lines as the reader sees them (bufio.ScanLines).
 		var lines []string
