@@ -81,23 +81,9 @@ func (s *soaker) run(p string, of int) error {
 	l := s.l
 	l.Settle(l.Nodes[0], 60*time.Second)
 	settled := sampleFor(l, p, 2*time.Second)
-	victim, err := l.Locate("vip", nil)
+	victim, err := s.victim()
 	if err != nil {
 		return err
-	}
-	// Every third victim is the DC (its kill adds an election), the others
-	// are not: the VIP is moved first where needed.
-	wantDC := s.runs%3 == 2
-	if dc := l.DC(victim); dc != nil && (dc == victim) != wantDC {
-		to := dc
-		if !wantDC {
-			to = l.OtherThan(dc)
-		}
-		if err := l.MoveTo("vip", to); err != nil {
-			return err
-		}
-		victim = to
-		l.Settle(to, 30*time.Second)
 	}
 	isDC := l.DC(victim) == victim
 	var during []sample
@@ -142,6 +128,29 @@ func (s *soaker) run(p string, of int) error {
 	}
 	s.say("run %d/%d %s: killed %s%s, %s answers after %v%s", s.runs, of, p, victim.Name, dc, res.Survivor.Name, res.Outage.Round(time.Millisecond), note)
 	return nil
+}
+
+// victim is the node to kill: every third one the DC (its kill adds an
+// election), the others not; the VIP is moved there first where needed.
+func (s *soaker) victim() (*lab.Node, error) {
+	l := s.l
+	victim, err := l.Locate("vip", nil)
+	if err != nil {
+		return nil, err
+	}
+	wantDC := s.runs%3 == 2
+	if dc := l.DC(victim); dc != nil && (dc == victim) != wantDC {
+		to := dc
+		if !wantDC {
+			to = l.OtherThan(dc)
+		}
+		if err := l.MoveTo("vip", to); err != nil {
+			return nil, err
+		}
+		victim = to
+		l.Settle(to, 30*time.Second)
+	}
+	return victim, nil
 }
 
 func (s *soaker) summary(providers []string, c *common) {
