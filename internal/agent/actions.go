@@ -270,8 +270,7 @@ func (a *Agent) monitor(ctx context.Context) error {
 // one that says the address does not exist (7).
 func (a *Agent) cloudCheck(ctx context.Context, j *job) error {
 	if b, at, err := a.State.Get(j.id(), checkRecord); err == nil && time.Since(at) >= 0 && time.Since(at) < j.checkEvery {
-		var h provider.Holder
-		if json.Unmarshal(b, &h) == nil {
+		if h, ok := cachedHolder(b); ok {
 			return verdict(j, h, true)
 		}
 	}
@@ -296,6 +295,19 @@ func (a *Agent) cloudCheck(ctx context.Context, j *job) error {
 		}
 	}
 	return verdict(j, h, false)
+}
+
+// cachedHolder reads a cached depth-10 answer; one without a known "where"
+// ({} or null would decode as "here") is no answer: the cloud is asked.
+func cachedHolder(b []byte) (provider.Holder, bool) {
+	var raw struct {
+		Where *provider.Where `json:"where"`
+		Other string          `json:"other"`
+	}
+	if json.Unmarshal(b, &raw) != nil || raw.Where == nil || *raw.Where < provider.Here || *raw.Where > provider.Nobody {
+		return provider.Holder{}, false
+	}
+	return provider.Holder{Where: *raw.Where, Other: raw.Other}, true
 }
 
 func verdict(j *job, h provider.Holder, cached bool) error {

@@ -31,6 +31,9 @@ func TestCorruptRecords(t *testing.T) {
 		{"claim, then stop", "floatip-203.0.113.10.claim", "", "stop", nil, ocf.Success, ""},
 		// Caches and hints are asked again or ignored.
 		{"cloud check", "floatip-203.0.113.10.cloudcheck", "{\"where\":", "monitor", []string{recurring, depth10}, ocf.Success, ""},
+		// {} would decode as "here": asked again, and the cloud says elsewhere.
+		{"cloud check empty", "floatip-203.0.113.10.cloudcheck", "{}", "moved away, monitor", []string{recurring, depth10}, ocf.NotRunning, "taken by droplet 102"},
+		{"cloud check null", "floatip-203.0.113.10.cloudcheck", "null", "moved away, monitor", []string{recurring, depth10}, ocf.NotRunning, "taken by droplet 102"},
 		{"lost", "floatip-203.0.113.10.lost", "not json", "start", nil, ocf.Success, "unreadable lost record"},
 		{"moved", "floatip-203.0.113.10.moved", "\x00", "start", nil, ocf.Success, ""},
 		{"announcer PID", "floatip-203.0.113.10.announce.pid", "-1x", "stop", nil, ocf.Success, ""},
@@ -44,8 +47,14 @@ func TestCorruptRecords(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(string(n.state), c.file), []byte(c.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if log := n.want(t, c.action, c.want, c.env...); !strings.Contains(log, c.log) {
-				t.Fatalf("%s: the log does not say %q:\n%s", c.action, c.log, log)
+			action := c.action
+			if a, ok := strings.CutPrefix(action, "moved away, "); ok {
+				cl.moveAway()
+				action = a
+			}
+			n.params["cloud_check_interval"] = "600"
+			if log := n.want(t, action, c.want, c.env...); !strings.Contains(log, c.log) {
+				t.Fatalf("%s: the log does not say %q:\n%s", action, c.log, log)
 			}
 			if c.action == "stop" {
 				n.want(t, "monitor", ocf.NotRunning)
