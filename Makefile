@@ -82,7 +82,7 @@ test: deps install
 	$(GO) run $(GOLANGCI_LINT) run --config .ci/golangci.yml ./...
 	$(GO) test -p 1 -count=1 -timeout 30m ./...
 	$(MAKE) race
-	$(MAKE) fuzz FUZZTIME=5s
+	$(MAKE) fuzz FUZZTIME=2s
 	$(MAKE) package-test
 
 # golangci-lint v2 with .ci/golangci.yml (also in make test).
@@ -98,7 +98,7 @@ unit:
 race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(UNIT_PKGS)
 
-# Each fuzz target in turn for FUZZTIME (make test: 5s each; .ci/fuzz). A
+# Each fuzz target in turn for FUZZTIME (make test: 2s each; .ci/fuzz). A
 # failing input lands in the package's testdata/fuzz/<Target>/: fix the
 # code and keep the file as a regression seed (go test runs every seed).
 fuzz:
