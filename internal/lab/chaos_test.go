@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"os"
 	"testing"
 	"time"
 )
@@ -12,18 +11,7 @@ import (
 // Pacemaker's timeout kills it.
 func TestChaos(t *testing.T) {
 	requireLab(t)
-	l, err := Up(ChaosConfig(self, t.Logf))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		l.Down()
-		if !t.Failed() {
-			os.RemoveAll(l.Dir())
-		} else {
-			t.Logf("lab logs kept in %s", l.Dir())
-		}
-	}()
+	l := upLab(t, ChaosConfig(self, t.Logf))
 	const provider = "digitalocean"
 	if err := l.CreateResources("ocf:cloudvip:floatip", provider); err != nil {
 		t.Fatal(err)

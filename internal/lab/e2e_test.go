@@ -46,6 +46,25 @@ func requireLab(t *testing.T) {
 	}
 }
 
+// upLab brings a lab up for the test and tears it down at its end,
+// keeping the logs of a failed test.
+func upLab(t *testing.T, cfg Config) *Lab {
+	t.Helper()
+	l, err := Up(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		l.Down()
+		if !t.Failed() {
+			os.RemoveAll(l.Dir())
+		} else {
+			t.Logf("lab logs kept in %s", l.Dir())
+		}
+	})
+	return l
+}
+
 // TestE2E runs one failover per scenario and provider in one shared
 // 3-node lab: hard kill, partition and graceful standby of the node
 // holding the VIP, each followed by the node coming back. After each event
@@ -53,18 +72,7 @@ func requireLab(t *testing.T) {
 // Pacemaker names, the cloud routes it there, and it does not fail back.
 func TestE2E(t *testing.T) {
 	requireLab(t)
-	l, err := Up(Config{Nodes: 3, Token: 1000, Self: self, ActionTime: 300 * time.Millisecond, Log: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		l.Down()
-		if !t.Failed() {
-			os.RemoveAll(l.Dir())
-		} else {
-			t.Logf("lab logs kept in %s", l.Dir())
-		}
-	}()
+	l := upLab(t, Config{Nodes: 3, Token: 1000, Self: self, ActionTime: 300 * time.Millisecond, Log: t.Logf})
 	for _, provider := range []string{"none", "digitalocean", "oci", "linode-share", "linode-assign"} {
 		if err := l.CreateResources("ocf:cloudvip:floatip", provider); err != nil {
 			t.Fatalf("%s: %v", provider, err)

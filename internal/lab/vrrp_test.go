@@ -24,19 +24,7 @@ func upVRRP(t *testing.T, engine Engine, nodes int) *Lab {
 	if _, err := os.Stat(Installed); err != nil {
 		t.Fatalf("floatip is not installed at %s: run make install (make e2e does)", Installed)
 	}
-	l, err := Up(Config{Nodes: nodes, Engine: engine, Self: self, ActionTime: 300 * time.Millisecond, Log: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		l.Down()
-		if !t.Failed() {
-			os.RemoveAll(l.Dir())
-		} else {
-			t.Logf("lab logs kept in %s", l.Dir())
-		}
-	})
-	return l
+	return upLab(t, Config{Nodes: nodes, Engine: engine, Self: self, ActionTime: 300 * time.Millisecond, Log: t.Logf})
 }
 
 // vrrpFailovers fails the master both ways for each provider, with floatip
