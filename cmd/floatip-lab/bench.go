@@ -31,10 +31,7 @@ func benchFailover(args []string) int {
 		return 2
 	}
 	self, _ := os.Executable()
-	t0 := time.Now()
-	say := func(format string, a ...any) {
-		fmt.Printf("%7.1fs  %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
-	}
+	say := sayer("%7.1fs")
 	l, err := startLab(lab.Config{Nodes: c.nodes, Token: c.token, Self: self, Log: say})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floatip-lab:", err)

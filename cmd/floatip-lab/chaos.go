@@ -22,10 +22,7 @@ func chaos(args []string) int {
 		return 2
 	}
 	self, _ := os.Executable()
-	t0 := time.Now()
-	say := func(format string, a ...any) {
-		fmt.Printf("%7.1fs  %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
-	}
+	say := sayer("%7.1fs")
 	ok := true
 	if len(*scenarios) > 0 && (*scenarios)[0] != "none" {
 		ok = chaosScenarios(self, say, *providers, *scenarios)

@@ -18,10 +18,7 @@ func demo(args []string) int {
 		return 2
 	}
 	self, _ := os.Executable()
-	t0 := time.Now()
-	say := func(format string, a ...any) {
-		fmt.Printf("%7.2fs  %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
-	}
+	say := sayer("%7.2fs")
 	say("starting a %d-node Pacemaker + Corosync cluster in namespaces (corosync token %d ms)", c.nodes, c.token)
 	l, err := startLab(lab.Config{Nodes: c.nodes, Token: c.token, Self: self, ActionTime: 300 * time.Millisecond, Log: say})
 	if err != nil {

@@ -73,6 +73,15 @@ func web() {
 	_ = srv.Serve(ln) // runs until the node stops
 }
 
+// sayer returns a printf that stamps each line with the seconds since now
+// (stamp is the stamp's format, e.g. "%7.1fs").
+func sayer(stamp string) func(format string, a ...any) {
+	t0 := time.Now()
+	return func(format string, a ...any) {
+		fmt.Printf(stamp+"  %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
+	}
+}
+
 // onInterrupt runs cleanup and exits when Ctrl-C or SIGTERM arrives.
 func onInterrupt(cleanup func()) {
 	sig := make(chan os.Signal, 1)

@@ -40,10 +40,7 @@ func soak(args []string) int {
 		return 2
 	}
 	self, _ := os.Executable()
-	t0 := time.Now()
-	say := func(format string, a ...any) {
-		fmt.Printf("%7.1fs  %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
-	}
+	say := sayer("%7.1fs")
 	l, err := startLab(lab.Config{Nodes: c.nodes, Token: c.token, Self: self, ActionTime: 300 * time.Millisecond, Log: say})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floatip-lab:", err)

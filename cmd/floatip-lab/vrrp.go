@@ -29,10 +29,7 @@ var vrrpConfigs = []lab.VRRP{
 // first good reply.
 func benchVRRP(engines []lab.Engine, runs int, keep bool) int {
 	self, _ := os.Executable()
-	t0 := time.Now()
-	say := func(format string, a ...any) {
-		fmt.Printf("%7.1fs  %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
-	}
+	say := sayer("%7.1fs")
 	for _, engine := range engines {
 		nodes := 3
 		if engine == lab.Ucarp {
