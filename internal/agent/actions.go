@@ -111,6 +111,11 @@ func (a *Agent) start(ctx context.Context) error {
 		}
 		return err
 	}
+	if j.speaker != nil {
+		// After the bind: traffic the announcement draws finds the address.
+		// A failure leaves the claim record, so Pacemaker's stop cleans up.
+		return j.speaker.Announce(ctx, j.IP)
+	}
 	return nil
 }
 
@@ -142,6 +147,12 @@ func (a *Agent) stop(ctx context.Context) error {
 	unknown := errors.Is(err, runstate.ErrUnknownAnnouncer)
 	if err != nil && !unknown {
 		a.Log.Warnf("%v", err)
+	}
+	if j.speaker != nil {
+		// Before the unbind: no route may lead here to a missing address.
+		if err := j.speaker.Withdraw(ctx, j.IP); err != nil {
+			return err
+		}
 	}
 	if j.local.Bind {
 		h, err := a.openNet()
@@ -250,6 +261,14 @@ func (a *Agent) monitor(ctx context.Context) error {
 		}
 		if j.ARPRefresh > 0 && !probe {
 			refresh = cur
+		}
+	}
+	if j.speaker != nil {
+		ctx, cancel := a.bounded(ctx)
+		err := j.speaker.Announced(ctx, j.IP, a.Env.CheckLevel >= 10 && !probe)
+		cancel()
+		if err != nil {
+			return err
 		}
 	}
 	if a.Env.CheckLevel >= 10 && !probe && j.isCloud() {

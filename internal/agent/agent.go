@@ -129,6 +129,9 @@ type job struct {
 	spec  *provider.Spec
 	cloud provider.Provider
 	local provider.Local
+	// speaker announces the address with a routing protocol (nil: the
+	// cloud or the LAN learns the holder otherwise).
+	speaker provider.Speaker
 	// checkEvery is cloud_check_interval, claimEvery claim_interval,
 	// keepEvery keep_interval, guard takeback_guard.
 	checkEvery, claimEvery, keepEvery, guard time.Duration
@@ -168,6 +171,12 @@ func (a *Agent) parse() (*job, error) {
 	j.cloud, err = j.spec.Open(a.Env.Param, provider.Env{Log: a.Log, Cache: string(a.State)})
 	if err != nil {
 		return nil, ocf.WithStatus(ocf.ErrConfigured, err)
+	}
+	if p, ok := j.cloud.(provider.Placer); ok {
+		j.local = p.Local(c.IP)
+	}
+	if s, ok := j.cloud.(provider.Speaking); ok {
+		j.speaker = s.Speaker()
 	}
 	return j, nil
 }

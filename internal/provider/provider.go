@@ -68,6 +68,33 @@ type LocalFinder interface {
 	Target(ctx context.Context, ip netip.Addr) (mac string, prefix int, err error)
 }
 
+// Speaker announces an address with a routing protocol, for clouds whose
+// routers learn the holder from the node itself (Linode's BGP data
+// centers). The agent announces after binding and withdraws before
+// unbinding. Errors carry their OCF status.
+type Speaker interface {
+	// Announce makes this node announce ip, and returns once it does.
+	Announce(ctx context.Context, ip netip.Addr) error
+	// Withdraw ends the announcement; a speaker that is not running
+	// announces nothing, which is success. It never calls the cloud.
+	Withdraw(ctx context.Context, ip netip.Addr) error
+	// Announced is nil when this node announces ip (deep: and a session
+	// carries it), a NotRunning error when it does not.
+	Announced(ctx context.Context, ip netip.Addr, deep bool) error
+}
+
+// Speaking is implemented by providers that announce through a Speaker in
+// some configurations; Speaker returns nil in the others.
+type Speaking interface {
+	Speaker() Speaker
+}
+
+// Placer is implemented by providers whose binding depends on their
+// parameters (Linode's bgp mode binds on lo); it overrides Spec.Local.
+type Placer interface {
+	Local(ip netip.Addr) Local
+}
+
 // Local says whether and where the agent binds the address on the node.
 // NIC and Prefix are defaults that the nic and cidr_netmask parameters
 // override; empty/0 means "from the on-link route", as for provider none.

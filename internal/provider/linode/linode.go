@@ -44,20 +44,43 @@ var Params = append([]param.Spec{
 		Short: "This Linode's id",
 		Long:  "This Linode's id. Default: from the metadata service (/v1/instance), once per boot."},
 	{Name: "linode_mode", Type: "string", Default: "share",
-		Short: "share or assign",
-		Long:  "share: keep the address in this Linode's shared set and bind it (ARP data centers; with nic=lo and cidr_netmask=32 for BGP data centers, where a BGP speaker announces what is on lo). assign: move the address to this Linode (slow: Linode says up to a minute or two)."},
-}, provider.Intervals()...)
+		Short: "share, bgp or assign",
+		Long: "share: keep the address in this Linode's shared set and bind it (ARP data centers). " +
+			"bgp: share it, bind it on lo and have FRR's bgpd announce it to Linode's route servers as primary (BGP data centers; see the bgp_ parameters). " +
+			"assign: move the address to this Linode (IPv4 only; slow: Linode says up to a minute or two). " +
+			"An IPv6 address is one of a shared range: the range is what is shared and, in bgp mode, announced."},
+}, append(BGPParams, provider.Intervals()...)...)
 
 // Spec describes the provider.
 var Spec = &provider.Spec{
 	Name:   Name,
 	Cloud:  true,
 	Params: Params,
-	Local:  func(netip.Addr) provider.Local { return provider.Local{Bind: true} },
+	Local:  local,
 	Open:   open,
 }
 
+// local: IPv6 addresses (of a shared range, routed to the Linode) go on
+// lo as /128; IPv4 ones where the on-link route says.
+func local(ip netip.Addr) provider.Local {
+	if ip.Is6() {
+		return provider.Local{Bind: true, NIC: "lo", Prefix: 128}
+	}
+	return provider.Local{Bind: true}
+}
+
+// Local: in bgp mode the address goes on lo as /32 (or /128) too; what
+// reaches it is the route bgpd announces.
+func (l *Linode) Local(ip netip.Addr) provider.Local {
+	if l.bgp != nil {
+		return provider.Local{Bind: true, NIC: "lo", Prefix: ip.BitLen()}
+	}
+	return local(ip)
+}
+
 var (
+	_ provider.Placer       = (*Linode)(nil)
+	_ provider.Speaking     = (*Linode)(nil)
 	_ provider.Provider     = (*Linode)(nil)
 	_ provider.Inspector    = (*Linode)(nil)
 	_ provider.MoveReporter = (*Linode)(nil)
@@ -68,6 +91,7 @@ type Linode struct {
 	API, Metadata, TokenFile, Mode string
 	ID                             int
 	region                         string
+	bgp                            *BGP // linode_mode=bgp
 	env                            provider.Env
 	client                         *linodego.Client
 	moved                          bool // the last Claim shared or assigned
@@ -83,8 +107,14 @@ func open(get func(string) (string, bool), env provider.Env) (provider.Provider,
 	if l.Metadata, err = param.ParseOrigin("metadata_url", v.String("metadata_url")); err != nil {
 		return nil, err
 	}
-	if l.Mode != "share" && l.Mode != "assign" {
-		return nil, param.Errorf("linode_mode=%s is unknown; use share or assign", l.Mode)
+	switch l.Mode {
+	case "share", "assign":
+	case "bgp":
+		if l.bgp, err = parseBGP(v); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, param.Errorf("linode_mode=%s is unknown; use share, bgp or assign", l.Mode)
 	}
 	if v.Set("linode_id") {
 		if l.ID, err = param.ParseInt("linode_id", v.String("linode_id"), 1, 1<<31-1); err != nil {
@@ -97,7 +127,7 @@ func open(get func(string) (string, bool), env provider.Env) (provider.Provider,
 	if err := provider.CheckEndpoint("api_url", l.API, v.Default("api_url")); err != nil {
 		return nil, err
 	}
-	if l.ID == 0 || l.Mode == "assign" {
+	if l.ID == 0 || !l.idOnly() {
 		if err := provider.CheckEndpoint("metadata_url", l.Metadata, v.Default("metadata_url")); err != nil {
 			return nil, err
 		}
@@ -126,6 +156,13 @@ func (l *Linode) api() (*linodego.Client, error) {
 	return l.client, nil
 }
 
+// idOnly reports whether this Linode's id is all the metadata service
+// could add (its region matters to assign, and to bgp mode without a data
+// center id or peers).
+func (l *Linode) idOnly() bool {
+	return l.Mode == "share" || (l.bgp != nil && !l.bgp.needsRegion())
+}
+
 type quiet struct{}
 
 func (quiet) Errorf(string, ...any) {}
@@ -147,7 +184,7 @@ func (l *Linode) prepare(ctx context.Context) (*linodego.Client, int, string, er
 // kept for this boot, or the metadata service (PUT /v1/token, GET
 // /v1/instance).
 func (l *Linode) identity(ctx context.Context) (int, string, error) {
-	if l.ID != 0 && (l.region != "" || l.Mode == "share") {
+	if l.ID != 0 && (l.region != "" || l.idOnly()) {
 		return l.ID, l.region, nil
 	}
 	type instance struct {
