@@ -153,7 +153,12 @@ func TestTokenAndParams(t *testing.T) {
 		params map[string]string
 		want   string
 	}{
-		{map[string]string{"linode_mode": "bgp"}, "linode_mode=bgp"},
+		{map[string]string{"linode_mode": "anycast"}, "linode_mode=anycast is unknown"},
+		{map[string]string{"linode_mode": "bgp", "bgp_hold": "2"}, "bgp_hold=2 is below"},
+		{map[string]string{"linode_mode": "bgp", "bgp_peers": "2001:db8:34::1,rs2"}, `bgp_peers=2001:db8:34::1,rs2: "rs2" is not an IP address`},
+		{map[string]string{"linode_mode": "bgp", "bgp_bfd": "maybe"}, "bgp_bfd"},
+		{map[string]string{"linode_mode": "bgp", "frr_vty_dir": "run/frr"}, "frr_vty_dir=run/frr is not an absolute path"},
+		{map[string]string{"linode_mode": "bgp", "linode_dc_id": "0"}, "linode_dc_id=0"},
 		{map[string]string{"linode_id": "x"}, "linode_id=x"},
 		{map[string]string{"api_url": "http://127.0.0.1:1/v4"}, "api_url="},
 		{map[string]string{"metadata_url": "http://127.0.0.1:1"}, "is the real endpoint"},
