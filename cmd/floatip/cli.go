@@ -49,6 +49,8 @@ func runVerb(ctx context.Context, name string, args []string, stderr io.Writer) 
 		return show(env, *o.json, *o.local, stderr)
 	case "check":
 		return check(env, *o.json, stderr)
+	case "frr-config":
+		return frrConfig(env, stderr)
 	}
 	st = runAction(ctx, verbs[name].Action, env, stderr)
 	if name == "up" && st == ocf.Success && keeps(params) {
@@ -187,6 +189,19 @@ func check(lookup func(string) (string, bool), asJSON bool, stderr io.Writer) oc
 		fmt.Printf("%s %-24s %s\n", mark, f.Check, f.Detail)
 	}
 	return st
+}
+
+// frrConfig prints the sessions' FRR configuration for a bgp-mode address.
+func frrConfig(lookup func(string) (string, bool), stderr io.Writer) ocf.Status {
+	a := newAgent("frr-config", lookup, stderr)
+	defer a.Log.Close()
+	conf, err := a.SpeakerConfig(context.Background())
+	if err != nil {
+		a.Log.Errorf("%v", err)
+		return ocf.StatusOf(err)
+	}
+	fmt.Print(conf)
+	return ocf.Success
 }
 
 func pid(n int) string {

@@ -61,6 +61,7 @@ const Usage = `usage: floatip {start|stop|monitor|status|meta-data|validate-all|
        floatip {up|down} --ip ADDRESS [--config FILE] [--timeout 60s] [--<parameter> value ...]
        floatip show --ip ADDRESS [--json] [--local] [--config FILE] [...]
        floatip check --ip ADDRESS [--json] [--config FILE] [...]
+       floatip frr-config --ip ADDRESS --provider linode --linode-mode bgp [...]
        floatip keepalived-fifo [--map INSTANCE=FILE]... [--timeout 60s] FIFO
        floatip-ucarp-up / floatip-ucarp-down INTERFACE ADDRESS [CONFIG]   (links, for ucarp)
        floatip {version|--version}

@@ -196,6 +196,23 @@ func (l *Linode) Speaker() provider.Speaker {
 	return speaker{l}
 }
 
+// Config is the frr.conf text for this Linode's sessions (the data
+// center's route servers, from its region unless set).
+func (s speaker) Config(ctx context.Context) (string, error) {
+	region := ""
+	if s.l.bgp.needsRegion() {
+		var err error
+		if _, region, err = s.l.identity(ctx); err != nil {
+			return "", err
+		}
+	}
+	peers, err := s.l.bgp.peers(region)
+	if err != nil {
+		return "", err
+	}
+	return s.l.bgp.Config(peers), nil
+}
+
 func (s speaker) dial(ctx context.Context) (*frr.VTY, error) {
 	v, err := frr.Dial(ctx, s.l.bgp.VTYDir, "bgpd")
 	if err != nil {
@@ -212,7 +229,7 @@ func (s speaker) Announce(ctx context.Context, ip netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	_, _, region, err := s.l.prepare(ctx)
+	_, region, err := s.l.identity(ctx)
 	if err != nil {
 		return err
 	}
