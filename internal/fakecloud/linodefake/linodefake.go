@@ -1,12 +1,15 @@
 // Package linodefake is a local fake of the Linode API parts floatip uses
-// (IP sharing with replace semantics, IP assignment, an instance's IPs, one
-// IP) and of the Linode metadata service (token, instance), following the
-// published API description: paths, bodies, {"errors":[{"reason","field"}]}
-// with Content-Type exactly application/json (linodego refuses anything
-// else), X-RateLimit-* headers and 429 + Retry-After when the budget is
-// spent. It enforces the rules the real API states: one region per share
-// or assignment, every Linode keeps a public IPv4, shared IPs cannot be
-// reassigned. Instances are told apart by the client's source address.
+// (IP sharing with replace semantics, of IPv4 addresses and IPv6 ranges;
+// IP assignment; an instance's IPs; one IP; the IPv6 ranges, listed in
+// pages and one by one) and of the Linode metadata service (token,
+// instance), following the published API description: paths, bodies,
+// {"errors":[{"reason","field"}]} with Content-Type exactly
+// application/json (linodego refuses anything else), X-RateLimit-* headers
+// and 429 + Retry-After when the budget is spent. It enforces the rules
+// the real API states: one region per share or assignment, every Linode
+// keeps a public IPv4, shared IPs cannot be reassigned, ranges are shared
+// by their address without prefix length. Instances are told apart by the
+// client's source address.
 package linodefake
 
 import (
@@ -38,12 +41,20 @@ type Fake struct {
 	// OnChange, if set, is called (locked) when an address is assigned to
 	// a Linode or joins its shared set.
 	OnChange func(ip netip.Addr, linode int)
+	// OnRangeChange, if set, is called (locked) when an IPv6 range joins
+	// (shared true) or leaves (false) a Linode's shared set through the
+	// share call.
+	OnRangeChange func(r netip.Prefix, linode int, shared bool)
+	// PageSize is the page size of lists when a request gives none
+	// (Linode's default, 100, when 0).
+	PageSize int
 
 	mu       sync.Mutex
 	linodes  map[int]*linode
 	bySource map[netip.Addr]int
 	owner    map[netip.Addr]int        // public IPv4 -> owning Linode
 	pending  map[netip.Addr]assignment // moves not visible yet
+	ranges   map[netip.Addr]*ipv6Range // IPv6 ranges by their address
 	tokens   map[string]int
 	window   fakecloud.Window // the rate limit
 	seq      int
@@ -52,7 +63,8 @@ type Fake struct {
 type linode struct {
 	id     int
 	region string
-	shared []netip.Addr
+	shared []netip.Addr // IPv4 addresses shared with it
+	ranges []netip.Addr // IPv6 ranges shared with it (their addresses)
 }
 
 type assignment struct {
@@ -64,7 +76,7 @@ type assignment struct {
 func New(tok string) *Fake {
 	return &Fake{Token: tok, PerMinute: 800, linodes: map[int]*linode{},
 		bySource: map[netip.Addr]int{}, owner: map[netip.Addr]int{}, pending: map[netip.Addr]assignment{},
-		tokens: map[string]int{}}
+		ranges: map[netip.Addr]*ipv6Range{}, tokens: map[string]int{}}
 }
 
 // AddLinode creates Linode id in region whose metadata answers from client
@@ -81,13 +93,24 @@ func (f *Fake) AddLinode(id int, region, from string, public ...string) {
 	}
 }
 
-// Share sets Linode id's shared addresses directly (test set-up).
+// Share sets Linode id's shared set directly (test set-up): IPv4
+// addresses and IPv6 ranges (added with AddRange, given by their address
+// without prefix length), as the share call takes them. No callback runs.
 func (f *Fake) Share(id int, ips ...string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.linodes[id].shared = nil
-	for _, ip := range ips {
-		f.linodes[id].shared = append(f.linodes[id].shared, netip.MustParseAddr(ip))
+	l := f.linodes[id]
+	l.shared, l.ranges = nil, nil
+	for _, s := range ips {
+		ip := netip.MustParseAddr(s)
+		if ip.Is4() {
+			l.shared = append(l.shared, ip)
+			continue
+		}
+		if f.ranges[ip] == nil {
+			panic("linodefake: Share: " + s + " is not a range added with AddRange")
+		}
+		l.ranges = append(l.ranges, ip)
 	}
 }
 
@@ -106,7 +129,8 @@ func (f *Fake) Owner(ip string) int {
 	return f.owner[netip.MustParseAddr(ip)]
 }
 
-// Shared returns Linode id's shared addresses.
+// Shared returns Linode id's shared IPv4 addresses (SharedRanges its
+// ranges).
 func (f *Fake) Shared(id int) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -246,6 +270,8 @@ func (f *Fake) api(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.instanceIPs(w, id)
+	case r.Method == http.MethodGet && len(p) >= 4 && p[1] == "networking" && p[2] == "ipv6" && p[3] == "ranges":
+		f.rangesAPI(w, r, p[4:])
 	case r.Method == http.MethodGet && len(p) == 4 && p[1] == "networking" && p[2] == "ips":
 		ip, err := netip.ParseAddr(p[3])
 		if err != nil || f.owner[ip] == 0 {
@@ -281,7 +307,7 @@ func (f *Fake) instanceIPs(w http.ResponseWriter, id int) {
 	}
 	reply(w, map[string]any{
 		"ipv4": map[string]any{"public": public, "private": []any{}, "shared": shared, "reserved": []any{}, "vpc": []any{}},
-		"ipv6": map[string]any{"link_local": f.v6JSON(id, "fe80::", false), "slaac": f.v6JSON(id, "2001:db8:"+strconv.Itoa(id)+"::", true), "global": []any{}},
+		"ipv6": map[string]any{"link_local": f.v6JSON(id, "fe80::", false), "slaac": f.v6JSON(id, "2001:db8:"+strconv.Itoa(id)+"::", true), "global": f.globalJSON(id)},
 	})
 }
 
@@ -291,7 +317,8 @@ func (f *Fake) v6JSON(id int, prefix string, public bool) map[string]any {
 		"rdns": "", "region": f.linodes[id].region, "subnet_mask": "ffff:ffff:ffff:ffff::", "type": "ipv6", "linode_id": id}
 }
 
-// share replaces Linode linode_id's shared set with ips.
+// share replaces Linode linode_id's shared set with ips: IPv4 addresses
+// and IPv6 ranges together (a request that leaves out a range unshares it).
 func (f *Fake) share(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		IPs      []string `json:"ips"`
@@ -306,34 +333,68 @@ func (f *Fake) share(w http.ResponseWriter, r *http.Request) {
 		fail(w, 400, "linode_id", "Invalid Linode ID")
 		return
 	}
-	var set []netip.Addr
+	var set, ranges []netip.Addr
 	for _, s := range req.IPs {
-		ip, err := netip.ParseAddr(s)
-		o := f.owner[ip]
-		switch {
-		case err != nil || o == 0:
-			fail(w, 400, "ips", fmt.Sprintf("%s is not a valid IP address", s))
-			return
-		case f.linodes[o].region != l.region:
-			fail(w, 400, "ips", "Only Linodes in the same region can share IPs.")
-			return
-		case o == req.LinodeID:
-			fail(w, 400, "ips", fmt.Sprintf("%s belongs to Linode %d and cannot be shared with it", s, o))
+		ip, reason := f.shareable(s, l)
+		if reason != "" {
+			fail(w, 400, "ips", reason)
 			return
 		}
-		set = append(set, ip)
+		if ip.Is4() {
+			set = append(set, ip)
+		} else {
+			ranges = append(ranges, ip)
+		}
 	}
 	old := map[netip.Addr]bool{}
 	for _, ip := range l.shared {
 		old[ip] = true
 	}
-	l.shared = set
+	oldRanges := l.ranges
+	l.shared, l.ranges = set, ranges
 	for _, ip := range set {
 		if !old[ip] && f.OnChange != nil {
 			f.OnChange(ip, l.id)
 		}
 	}
+	f.rangesChanged(l.id, oldRanges, ranges)
 	reply(w, map[string]any{})
+}
+
+// shareable checks one entry of a share request for Linode l and returns
+// it parsed, or the reason Linode refuses it: an IPv4 address or an IPv6
+// range (its address, without the prefix length) of the account, of
+// another Linode, in l's region; a range only where sharing is BGP-based.
+func (f *Fake) shareable(s string, l *linode) (netip.Addr, string) {
+	ip, err := netip.ParseAddr(s)
+	invalid := fmt.Sprintf("%s is not a valid IP address", s)
+	if err != nil || ip.Zone() != "" {
+		return ip, invalid
+	}
+	var o int
+	var region string
+	if ip.Is4() {
+		if o = f.owner[ip]; o == 0 {
+			return ip, invalid
+		}
+		region = f.linodes[o].region
+	} else {
+		rg := f.ranges[ip]
+		if rg == nil {
+			return ip, invalid
+		}
+		if !rg.bgp {
+			return ip, fmt.Sprintf("IPv6 range %s cannot be shared: IPv6 sharing needs a data center with BGP-based IP sharing", s)
+		}
+		o, region = rg.owner, rg.region
+	}
+	switch {
+	case region != l.region:
+		return ip, "Only Linodes in the same region can share IPs."
+	case o == l.id:
+		return ip, fmt.Sprintf("%s belongs to Linode %d and cannot be shared with it", s, o)
+	}
+	return ip, ""
 }
 
 // assign moves addresses to Linodes in one region; every Linode keeps a
