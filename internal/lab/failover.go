@@ -3,6 +3,7 @@ package lab
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os/exec"
 	"slices"
 	"strings"
@@ -25,7 +26,7 @@ func (l *Lab) StartClient(vip string, overlap bool) (*Client, error) {
 	if overlap {
 		mode = "overlap"
 	}
-	cmd := exec.Command("ip", "netns", "exec", l.Client, l.cfg.Self, "_poll", "http://"+vip+":"+WebPort+"/", mode)
+	cmd := exec.Command("ip", "netns", "exec", l.Client, l.cfg.Self, "_poll", "http://"+net.JoinHostPort(vip, WebPort)+"/", mode)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -211,6 +212,9 @@ func (l *Lab) fail(kind string, victim, other *Node, do bool) error {
 	default:
 		err = fmt.Errorf("lab: unknown failure %q", kind)
 	}
+	if err == nil && !do {
+		err = l.WaitSessions([]*Node{victim}, 60*time.Second) // a BGP lab: back means its session is up
+	}
 	return err
 }
 
@@ -282,6 +286,15 @@ func (l *Lab) diagnose(c *Client) string {
 			hold = append(hold, p+":"+n.Name)
 		}
 	}
-	return fmt.Sprintf("%s; holders %v; router neighbours: %s; nft: %s", last, hold,
-		out("ip", "-n", l.Cloud, "neigh"), strings.Join(strings.Fields(out("ip", "netns", "exec", l.Cloud, "nft", "list", "chain", "ip", "floatip", "pre")), " "))
+	bgp := ""
+	if l.rs != nil {
+		for _, p := range []string{"linode-bgp", "linode-bgp6"} {
+			for _, n := range l.Holders(p) {
+				hold = append(hold, p+":"+n.Name)
+			}
+			bgp += fmt.Sprintf("; route server: %s via %s, kernel: %q", VIP(p), nodeName(l.RouteServerHolder(VIP(p))), l.kernelRoute(VIP(p)))
+		}
+	}
+	return fmt.Sprintf("%s; holders %v; router neighbours: %s; nft: %s%s", last, hold,
+		out("ip", "-n", l.Cloud, "neigh"), strings.Join(strings.Fields(out("ip", "netns", "exec", l.Cloud, "nft", "list", "chain", "ip", "floatip", "pre")), " "), bgp)
 }

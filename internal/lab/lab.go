@@ -78,15 +78,19 @@ type Config struct {
 	// Created, if set, gets the lab as soon as it exists, before the
 	// cluster is up, so an interrupt handler can tear down a half-built one.
 	Created func(*Lab)
+	// BGP, when set, makes the lab a Linode BGP data center (bgp.go): a
+	// route server in the cloud namespace, FRR on every node, IPv6.
+	BGP *BGPConfig
 }
 
 // Node is one cluster node.
 type Node struct {
-	Name string // n1, n2, ...
-	NS   string // network namespace
-	Addr string
-	Dir  string
-	cmd  *exec.Cmd // unshare, parent of the node's init
+	Name  string // n1, n2, ...
+	NS    string // network namespace
+	Addr  string
+	Addr6 string // eth0's IPv6 address (BGP lab), "" otherwise
+	Dir   string
+	cmd   *exec.Cmd // unshare, parent of the node's init
 }
 
 // Lab is a running cluster.
@@ -104,7 +108,8 @@ type Lab struct {
 	srv    *http.Server
 	mu     sync.Mutex
 	events []Event
-	owned  []string // namespaces to delete
+	owned  []string     // namespaces to delete
+	rs     *routeServer // BGP lab
 }
 
 // Event is something the lab observed, for timelines.
@@ -144,17 +149,8 @@ func sh(args ...string) error {
 // Up builds the namespaces, starts every node and waits until all are
 // online in one partition with quorum. On error everything is torn down.
 func Up(cfg Config) (l *Lab, err error) {
-	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("lab: needs root (namespaces, corosync, pacemaker)")
-	}
-	tools := []string{"corosync", "pacemakerd", "crm_mon", "nsenter", "unshare", "ip", "nft"}
-	if cfg.Engine != Pacemaker {
-		tools = []string{string(cfg.Engine), "nsenter", "unshare", "ip", "nft"}
-	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			return nil, fmt.Errorf("lab: %s is not installed (make deps installs it)", tool)
-		}
+	if err := checkTools(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.Nodes == 0 {
 		cfg.Nodes = 3
@@ -180,6 +176,11 @@ func Up(cfg Config) (l *Lab, err error) {
 	if err := l.cloud(); err != nil {
 		return l, err
 	}
+	if cfg.BGP != nil {
+		if err := l.startRouteServer(); err != nil {
+			return l, err
+		}
+	}
 	t0 := time.Now()
 	for _, n := range l.Nodes {
 		if err := l.prepare(n); err != nil {
@@ -195,8 +196,34 @@ func Up(cfg Config) (l *Lab, err error) {
 	if err := l.WaitOnline(l.Nodes, 90*time.Second); err != nil {
 		return l, err
 	}
+	if err := l.WaitSessions(l.Nodes, 60*time.Second); err != nil {
+		return l, err
+	}
 	l.logf("cluster of %d nodes up after %.1f s (corosync token %d ms)", len(l.Nodes), time.Since(t0).Seconds(), cfg.Token)
 	return l, nil
+}
+
+// checkTools: root, and every program the lab runs installed.
+func checkTools(cfg Config) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("lab: needs root (namespaces, corosync, pacemaker)")
+	}
+	tools := []string{"corosync", "pacemakerd", "crm_mon", "nsenter", "unshare", "ip", "nft"}
+	if cfg.Engine != Pacemaker {
+		tools = []string{string(cfg.Engine), "nsenter", "unshare", "ip", "nft"}
+	}
+	if cfg.BGP != nil {
+		tools = append(tools, frrLib+"/zebra", frrLib+"/bgpd")
+		if cfg.BGP.BFD {
+			tools = append(tools, frrLib+"/bfdd")
+		}
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("lab: %s is not installed (make deps installs it)", tool)
+		}
+	}
+	return nil
 }
 
 func (l *Lab) addNS(name string) error {
@@ -212,6 +239,9 @@ func (l *Lab) network() error {
 	for i := 1; i <= l.cfg.Nodes; i++ {
 		n := &Node{Name: fmt.Sprintf("n%d", i), NS: fmt.Sprintf("fln%s-%d", l.ID, i), Addr: fmt.Sprintf("10.250.0.%d", 10+i),
 			Dir: filepath.Join(l.cfg.Dir, fmt.Sprintf("n%d", i))}
+		if l.cfg.BGP != nil {
+			n.Addr6 = fmt.Sprintf("2001:db8:250::%d", 10+i)
+		}
 		l.Nodes = append(l.Nodes, n)
 		names = append(names, n.NS)
 	}
@@ -241,6 +271,9 @@ func (l *Lab) network() error {
 		if err := sh(cmd...); err != nil {
 			return err
 		}
+	}
+	if l.cfg.BGP != nil {
+		return l.network6()
 	}
 	return nil
 }
@@ -310,20 +343,24 @@ func (l *Lab) oci() (*ocifake.Fake, error) {
 
 // linode: node i is Linode 301+i owning its own address; Linode 399 owns
 // the VIPs (and one more address, so it keeps one when a VIP is assigned
-// away).
+// away). Sharing the BGP VIP routes nothing (the route server does).
 func (l *Lab) linode() *linodefake.Fake {
 	lf := linodefake.New(LinodeToken)
 	lf.AssignDelay = l.cfg.ActionTime
 	for i, n := range l.Nodes {
 		lf.AddLinode(linodeBase+i+1, "us-east", n.Addr, n.Addr)
 	}
-	lf.AddLinode(399, "us-east", "", LinodeVIP, LinodeVIP2, "10.250.0.99")
+	lf.AddLinode(399, "us-east", "", LinodeVIP, LinodeVIP2, "10.250.0.99", BGPVIP)
 	lf.OnChange = func(ip netip.Addr, id int) {
 		name := "Linode " + strconv.Itoa(id)
 		if i := id - linodeBase - 1; i >= 0 && i < len(l.Nodes) {
 			name = l.Nodes[i].Name
 		}
-		l.Record(fmt.Sprintf("cloud routes %s to (%s)", ip, name))
+		what := "cloud routes"
+		if ip.String() == BGPVIP {
+			what = "cloud shares"
+		}
+		l.Record(fmt.Sprintf("%s %s to (%s)", what, ip, name))
 	}
 	return lf
 }
@@ -465,16 +502,23 @@ const seedCIB = `<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epo
 </cib>
 `
 
-// Start (re)starts node n: like a reboot, its LAN address is reset and its
-// /run is fresh.
+// Start (re)starts node n: like a reboot, its LAN address is reset, the
+// addresses on its lo are gone (but 127.0.0.1 and ::1) and its /run is
+// fresh. In a BGP lab it gets its IPv6 address and frr.conf too.
 func (l *Lab) Start(n *Node) error {
 	for _, cmd := range [][]string{
-		{"ip", "-n", n.NS, "addr", "flush", "dev", "eth0"},
+		{"ip", "-n", n.NS, "addr", "flush", "dev", "lo", "scope", "global"},
+		{"ip", "-n", n.NS, "addr", "flush", "dev", "eth0", "scope", "global"}, // the IPv6 link-local stays
 		{"ip", "-n", n.NS, "addr", "add", n.Addr + "/24", "dev", "eth0"},
 		{"ip", "-n", n.NS, "link", "set", "eth0", "up"},
 		{"ip", "-n", n.NS, "route", "replace", "10.250.9.0/24", "via", RouterLAN},
 	} {
 		if err := sh(cmd...); err != nil {
+			return err
+		}
+	}
+	if l.cfg.BGP != nil {
+		if err := l.start6(n); err != nil {
 			return err
 		}
 	}
@@ -578,17 +622,22 @@ func (l *Lab) WaitOnline(nodes []*Node, d time.Duration) error {
 	return fmt.Errorf("lab: nodes %v not all online with quorum after %v; logs in %s", names, d, l.cfg.Dir)
 }
 
-// Kill hard-kills node n: SIGKILL to its whole PID namespace and its link
-// down, a node that lost power.
+// Kill hard-kills node n, a node that lost power: its link down, then
+// SIGKILL to its whole PID namespace. The link goes first so nothing the
+// kernel does for the dead processes leaves the node: a killed bgpd's
+// sockets would otherwise close their TCP sessions cleanly (FIN) and the
+// route server withdraw at once, which a dead machine never makes it do
+// (and a killed web server's connections would be reset rather than time
+// out). Corosync and VRRP engines see the same thing either way.
 func (l *Lab) Kill(n *Node) error {
 	pid := n.initPID()
 	if n.cmd == nil || n.cmd.Process == nil {
 		return fmt.Errorf("%s was not started by this lab", n.Name)
 	}
-	n.cmd.Process.Kill() // --kill-child: the namespace's init gets SIGKILL, the kernel ends the rest
 	if err := sh("ip", "-n", n.NS, "link", "set", "eth0", "down"); err != nil {
 		return err
 	}
+	n.cmd.Process.Kill() // --kill-child: the namespace's init gets SIGKILL, the kernel ends the rest
 	for end := time.Now().Add(10 * time.Second); pid != 0 && alive(pid) && time.Now().Before(end); {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -622,6 +671,13 @@ func (l *Lab) LinkUp(n *Node) error {
 	if err := sh("ip", "-n", n.NS, "link", "set", "eth0", "up"); err != nil {
 		return err
 	}
+	if l.cfg.BGP != nil {
+		for _, dst := range []string{"2001:db8:34::/64", "2001:db8:9::/64"} {
+			if err := sh("ip", "-n", n.NS, "route", "replace", dst, "via", RouterLAN6); err != nil {
+				return err
+			}
+		}
+	}
 	return sh("ip", "-n", n.NS, "route", "replace", "10.250.9.0/24", "via", RouterLAN)
 }
 
@@ -646,6 +702,7 @@ func (l *Lab) Down() {
 		}
 	}
 	wg.Wait()
+	l.stopRouteServer()
 	if l.Fake != nil {
 		l.Fake.Close()
 	}

@@ -17,14 +17,18 @@ import (
 // NodeInit is PID 1 of a node's PID namespace (run by unshare inside the
 // node's network namespace, with fresh mount, UTS and IPC namespaces). It
 // gives the node its own /run, /dev/shm, /sys and Pacemaker/Corosync state
-// directories, starts corosync and pacemakerd, reaps orphans, and on
-// SIGTERM stops Pacemaker (which stops the resources) and then Corosync.
+// directories, starts FRR (in a BGP lab), corosync and pacemakerd, reaps
+// orphans, and on SIGTERM stops Pacemaker (which stops the resources) and
+// then Corosync (FRR ends with the PID namespace).
 func NodeInit(name, dir string) error {
 	if err := unix.Sethostname([]byte(name)); err != nil {
 		return fmt.Errorf("hostname: %w", err)
 	}
 	if err := nodeMounts(dir); err != nil {
 		return err
+	}
+	if err := startFRR(dir); err != nil { // BGP lab: before Pacemaker can start floatip here
+		return fmt.Errorf("frr: %w", err)
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, unix.SIGTERM, unix.SIGINT)

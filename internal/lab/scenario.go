@@ -23,9 +23,16 @@ func VIP(p string) string {
 		return LinodeVIP
 	case "linode-assign":
 		return LinodeVIP2
+	case "linode-bgp":
+		return BGPVIP
+	case "linode-bgp6":
+		return BGPVIP6
 	}
 	return LANVIP
 }
+
+// isBGP reports whether provider is a linode_mode=bgp one.
+func isBGP(provider string) bool { return strings.HasPrefix(provider, "linode-bgp") }
 
 // CreateResources configures, with the commands a user types on a node, a
 // cloned web service and the VIP colocated with it, and waits until the
@@ -84,6 +91,8 @@ func (l *Lab) Params(provider string) []string {
 			"token_file=" + l.TokenFile()}
 	case provider == "oci":
 		return []string{"ip=" + OCIVIP, "provider=oci", "api_url=" + l.API, "metadata_url=" + l.API, "auth_url=" + l.API}
+	case isBGP(provider):
+		return l.bgpParams(provider)
 	case strings.HasPrefix(provider, "linode-"):
 		return []string{"ip=" + VIP(provider), "provider=linode", "linode_mode=" + strings.TrimPrefix(provider, "linode-"),
 			"api_url=" + l.API, "metadata_url=" + l.API, "token_file=" + filepath.Join(l.cfg.Dir, "linode.token")}
@@ -198,7 +207,8 @@ func (l *Lab) MoveTo(rsc string, n *Node) error {
 }
 
 // Holders lists the nodes that hold the VIP locally: the address bound
-// (provider none) or floatip's claim record (a cloud provider).
+// (provider none) or floatip's claim record (a cloud provider), or (BGP)
+// the address bound on lo or announced by the node's bgpd.
 func (l *Lab) Holders(provider string) []*Node {
 	var out []*Node
 	for _, n := range l.Nodes {
@@ -210,6 +220,9 @@ func (l *Lab) Holders(provider string) []*Node {
 }
 
 func (l *Lab) holds(n *Node, provider string) bool {
+	if isBGP(provider) {
+		return l.holdsBGP(n, provider)
+	}
 	if provider == "digitalocean" {
 		pid := n.initPID()
 		if pid == 0 {
@@ -224,8 +237,13 @@ func (l *Lab) holds(n *Node, provider string) bool {
 
 // CloudAgrees reports whether the fake cloud lets provider's VIP reach
 // node n: it routes or assigns it there, or (Linode share mode, where
-// shares persist because stop never unshares) n is in the VIP's share set.
+// shares persist because stop never unshares) n is in the VIP's share set,
+// or (BGP) the route server's best path leads to n, which the VIP is
+// shared with.
 func (l *Lab) CloudAgrees(provider string, n *Node) bool {
+	if isBGP(provider) {
+		return l.bgpAgrees(provider, n)
+	}
 	if provider == "linode-share" {
 		for _, ip := range l.Linode.Shared(linodeBase + 1 + l.index(n)) {
 			if ip == LinodeVIP {
@@ -237,7 +255,8 @@ func (l *Lab) CloudAgrees(provider string, n *Node) bool {
 	return l.CloudHolder(provider) == n
 }
 
-// CloudHolder is the node the fake cloud routes provider's VIP to.
+// CloudHolder is the node the fake cloud routes provider's VIP to (BGP:
+// the route server's best path).
 func (l *Lab) CloudHolder(provider string) *Node {
 	switch provider {
 	case "oci":
@@ -247,6 +266,8 @@ func (l *Lab) CloudHolder(provider string) *Node {
 			return l.Nodes[i]
 		}
 		return nil
+	case "linode-bgp", "linode-bgp6":
+		return l.RouteServerHolder(VIP(provider))
 	}
 	d := l.Fake.Holder(ReservedIP)
 	if i := d - dropletBase - 1; i >= 0 && i < len(l.Nodes) {
