@@ -23,7 +23,7 @@ ARCHES := amd64 arm64
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
 # Debian packages the tests, the demo and the benchmarks use.
-DEBS := resource-agents pacemaker-cli-utils pcs crmsh libxml2-utils iproute2 time pacemaker corosync nftables keepalived ucarp \
+DEBS := resource-agents pacemaker-cli-utils pcs crmsh libxml2-utils iproute2 time pacemaker corosync nftables keepalived ucarp frr \
 	lintian rpm qemu-user-static man-db gcc libc6-dev
 
 # The packages whose tests need no root (make unit, make race).
@@ -56,7 +56,7 @@ all: build
 
 # Installs the Debian packages when a tool is missing (root, Debian 12).
 deps:
-	@for c in ip ocf-tester crm_resource pcs crm xmllint /usr/bin/time keepalived ucarp lintian rpm qemu-aarch64-static man gcc; do \
+	@for c in ip ocf-tester crm_resource pcs crm xmllint /usr/bin/time keepalived ucarp /usr/lib/frr/bgpd lintian rpm qemu-aarch64-static man gcc; do \
 		command -v $$c >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
@@ -114,9 +114,10 @@ demo: deps install lab
 	bin/floatip-lab demo --svg failover.svg $(DEMOFLAGS)
 
 # One failover per scenario and provider: Pacemaker in one shared lab, then
-# keepalived (3 nodes) and ucarp (2 nodes) driving floatip (also in make test).
+# keepalived (3 nodes) and ucarp (2 nodes) driving floatip, and a Linode BGP
+# data center (FRR route server) (also in make test).
 e2e: deps install
-	$(GO) test -count=1 -v -run 'TestE2E|TestChaos|TestKeepalived|TestUcarp' -timeout 30m ./internal/lab
+	$(GO) test -count=1 -v -run 'TestE2E|TestChaos|TestKeepalived|TestUcarp|TestBGP' -timeout 30m ./internal/lab
 
 # 20 hard-kill failovers per configuration, floatip against IPaddr2. Never in CI.
 bench-failover: deps install lab
