@@ -6,6 +6,7 @@
 //	floatip-lab bench-failover [--runs 20] [--nodes 3] [--token 1000]
 //	floatip-lab soak [--runs 100] [--providers none,digitalocean,...]
 //	floatip-lab chaos [--providers digitalocean,oci,linode-assign] [--scenarios ...] [--split 120s]
+//	floatip-lab bgp [--runs 10] [--only hold9,hold3,bfd]
 package main
 
 import (
@@ -52,12 +53,14 @@ func main() {
 		os.Exit(chaos(os.Args[2:]))
 	case "soak":
 		os.Exit(soak(os.Args[2:]))
+	case "bgp":
+		os.Exit(bgpSweep(os.Args[2:]))
 	}
 	usage()
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: floatip-lab demo|bench-failover|chaos|soak [flags] (see --help)")
+	fmt.Fprintln(os.Stderr, "usage: floatip-lab demo|bench-failover|chaos|soak|bgp [flags] (see --help)")
 	os.Exit(2)
 }
 

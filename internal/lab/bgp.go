@@ -371,20 +371,22 @@ func (l *Lab) watchRoutes() {
 			if v == nil {
 				break
 			}
+			at := time.Now()
 			paths, err := routeVia(ctx, v, ip)
 			if err != nil {
 				_ = v.Close()
 				v = nil
 				break
 			}
-			l.routeSeen(rs, ip, nodeName(l.bestVia(paths)))
+			l.routeSeen(rs, ip, nodeName(l.bestVia(paths)), at)
 		}
 		cancel()
 	}
 }
 
-// routeSeen records a change of where the route server routes ip.
-func (l *Lab) routeSeen(rs *routeServer, ip, where string) {
+// routeSeen records a change of where the route server routes ip, seen
+// by the query sent at at.
+func (l *Lab) routeSeen(rs *routeServer, ip, where string, at time.Time) {
 	rs.mu.Lock()
 	old, known := rs.where[ip]
 	rs.where[ip] = where
@@ -393,10 +395,10 @@ func (l *Lab) routeSeen(rs *routeServer, ip, where string) {
 		return
 	}
 	if where == "nowhere" {
-		l.Record(fmt.Sprintf("route server withdraws %s (was via %s)", ip, old))
+		l.recordAt(at, fmt.Sprintf("route server withdraws %s (was via %s)", ip, old))
 		return
 	}
-	l.Record(fmt.Sprintf("cloud routes %s to (%s) (route server)", ip, where))
+	l.recordAt(at, fmt.Sprintf("cloud routes %s to (%s) (route server)", ip, where))
 }
 
 // sessionsUp reports which of nodes have an established session with the
@@ -429,11 +431,20 @@ func (l *Lab) sessionsUp() (map[string]bool, error) {
 }
 
 // WaitSessions waits until every one of nodes has its session with the
-// route server established (a BGP lab; at once otherwise).
+// route server established, and with BFD its BFD session up (a BGP lab;
+// at once otherwise).
 func (l *Lab) WaitSessions(nodes []*Node, d time.Duration) error {
 	if l.rs == nil {
 		return nil
 	}
+	if err := l.waitBGP(nodes, d); err != nil {
+		return err
+	}
+	return l.WaitBFD(nodes, d)
+}
+
+// waitBGP waits until every one of nodes has its BGP session established.
+func (l *Lab) waitBGP(nodes []*Node, d time.Duration) error {
 	var missing []string
 	for end := time.Now().Add(d); ; time.Sleep(100 * time.Millisecond) {
 		up, err := l.sessionsUp()
@@ -581,4 +592,60 @@ func (l *Lab) bgpAgrees(provider string, n *Node) bool {
 		}
 	}
 	return false
+}
+
+// WaitBFD waits until the route server's bfdd has an up session with each
+// of nodes (a lab with BFD; at once otherwise).
+func (l *Lab) WaitBFD(nodes []*Node, d time.Duration) error {
+	if l.rs == nil || !l.cfg.BGP.BFD {
+		return nil
+	}
+	var missing []string
+	var err error
+	for end := time.Now().Add(d); ; time.Sleep(100 * time.Millisecond) {
+		var up map[string]bool
+		up, err = l.bfdUp()
+		missing = missing[:0]
+		for _, n := range nodes {
+			if !up[n.Addr6] {
+				missing = append(missing, n.Name)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		if time.Now().After(end) {
+			return fmt.Errorf("lab: no BFD session up between the route server and %v after %v (%v); logs in %s", missing, d, err, l.cfg.Dir)
+		}
+	}
+}
+
+// bfdUp returns the peers whose BFD session with the route server is up.
+func (l *Lab) bfdUp() (map[string]bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	v, err := frr.Dial(ctx, l.rs.dir, "bfdd")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = v.Close() }()
+	if _, err := v.Run(ctx, "enable"); err != nil { // bfdd has its show commands there
+		return nil, err
+	}
+	out, err := v.Run(ctx, "show bfd peers json")
+	if err != nil {
+		return nil, err
+	}
+	var peers []struct {
+		Peer   string `json:"peer"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(out), &peers); err != nil {
+		return nil, fmt.Errorf("bfdd's peers: %v", err)
+	}
+	up := map[string]bool{}
+	for _, p := range peers {
+		up[p.Peer] = up[p.Peer] || p.Status == "up"
+	}
+	return up, nil
 }

@@ -119,10 +119,13 @@ type Event struct {
 }
 
 // Record adds an event.
-func (l *Lab) Record(what string) {
+func (l *Lab) Record(what string) { l.recordAt(time.Now(), what) }
+
+// recordAt adds an event that happened at t.
+func (l *Lab) recordAt(t time.Time, what string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.events = append(l.events, Event{time.Now(), what})
+	l.events = append(l.events, Event{t, what})
 }
 
 // Events returns the recorded events.
