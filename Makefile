@@ -49,7 +49,7 @@ FUZZ_TARGETS := \
 FUZZTIME ?= 2m
 FUZZFLAGS ?= -parallel 1
 
-.PHONY: all deps build lab install uninstall test unit lint e2e bench bench-failover chaos soak demo clean package package-test
+.PHONY: all deps build lab install uninstall test unit lint e2e bench bench-failover bench-bgp chaos soak demo clean package package-test
 .PHONY: race fuzz
 
 all: build
@@ -122,6 +122,12 @@ e2e: deps install
 # 20 hard-kill failovers per configuration, floatip against IPaddr2. Never in CI.
 bench-failover: deps install lab
 	bin/floatip-lab bench-failover $(BENCHFLAGS)
+
+# Hard-kill failovers in a Linode BGP data center (an FRR route server in
+# the lab): bgp mode with hold 9 s, 3 s and BFD, share mode (ARP) beside
+# them, 10 each. Never in CI.
+bench-bgp: deps install lab
+	bin/floatip-lab bgp $(BGPFLAGS)
 
 # Cloud faults during failovers (every scenario, DigitalOcean, OCI, Linode)
 # and the two-node split brain with takeback_guard off and on. Never in CI.
