@@ -50,7 +50,7 @@ FUZZTIME ?= 2m
 FUZZFLAGS ?= -parallel 1
 
 .PHONY: all deps build lab install uninstall test unit lint e2e bench bench-failover bench-bgp chaos soak demo clean package package-test
-.PHONY: race fuzz
+.PHONY: race fuzz bench-baseline
 
 all: build
 
@@ -107,6 +107,16 @@ fuzz:
 # floatip against ocf:heartbeat:IPaddr2 in one namespace (root). Never in CI.
 bench: deps build
 	$(GO) test -p 1 -count=1 -run '^$$' -bench . -benchtime=$(or $(BENCHTIME),200x) ./cmd/floatip/ | tee testdata/bench-last.txt
+
+# The monitor of this tree against the floatip of BASE (a commit), side by
+# side in one loop: what a change adds to every action.
+BASE ?= HEAD~1
+bench-baseline: deps
+	rm -rf $(DIST)/baseline && git worktree add --detach $(DIST)/baseline $(BASE)
+	cd $(DIST)/baseline && CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o ../floatip-baseline ./cmd/floatip
+	git worktree remove --force $(DIST)/baseline
+	FLOATIP_BENCH_BASELINE=$(abspath $(DIST))/floatip-baseline $(GO) test -p 1 -count=1 -run '^$$' -bench 'Monitor|Binary|PeakRSS' \
+		-benchtime=$(or $(BENCHTIME),200x) -v ./cmd/floatip/ | grep -E 'baseline|Benchmark|ratio'
 
 # The cluster lab (root): 3 Pacemaker + Corosync nodes in namespaces, a
 # client and a fake cloud; a node holding the VIP is killed.

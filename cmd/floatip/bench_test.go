@@ -97,15 +97,28 @@ func BenchmarkMonitor(b *testing.B) {
 	common := []string{"OCF_RESKEY_ip=192.0.2.10", "OCF_RESKEY_cidr_netmask=24", "OCF_RESKEY_nic=" + p.NodeIf,
 		"OCF_RESKEY_CRM_meta_interval=10000", "HA_RSCTMP=" + state}
 	runAction(b, p.Node, bin, "start", append(common, "OCF_RESKEY_arp_count=0"), 0)
-	var fl, ip, floor series
+	// FLOATIP_BENCH_BASELINE: another build of floatip (an earlier commit:
+	// make bench-baseline) monitored in the same loop, for what a change
+	// adds to every monitor.
+	base := os.Getenv("FLOATIP_BENCH_BASELINE")
+	var fl, ip, floor, old series
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		fl = append(fl, runAction(b, p.Node, bin, "monitor", common, 0))
 		ip = append(ip, runAction(b, p.Node, ipaddr2, "monitor", common, 0))
 		floor = append(floor, runAction(b, p.Node, "/bin/true", "monitor", common, 0))
+		if base != "" {
+			old = append(old, runAction(b, p.Node, base, "monitor", common, 0))
+		}
 	}
 	b.StopTimer()
 	report(b, "monitor IPv4", fl, ip)
+	if base != "" {
+		r := float64(fl.median(cpuOf)) / float64(old.median(cpuOf))
+		b.ReportMetric(r, "cpu-vs-baseline")
+		b.Logf("this build against %s: cpu %.2f vs %.2f ms (ratio %.3f), wall %.2f vs %.2f ms", base,
+			ms(fl.median(cpuOf)), ms(old.median(cpuOf)), r, ms(fl.median(wallOf)), ms(old.median(wallOf)))
+	}
 	// What starting any process costs here, for scale.
 	b.ReportMetric(ms(floor.median(cpuOf)), "bin-true-cpu-ms")
 	if b.N > 1 {
