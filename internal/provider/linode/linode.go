@@ -254,7 +254,10 @@ func (l *Linode) wrap(what string, err error) error {
 	return provider.Wrap(Name, what, err)
 }
 
-// ips reads this Linode's addresses: owned public IPv4 and shared ones.
+// ips reads this Linode's addresses: owned (its IPv4 addresses and the
+// IPv6 ranges routed to it) and shared (the IPv4 addresses and IPv6 ranges
+// shared with it, as the share call names them: the whole set a write
+// must keep).
 func (l *Linode) ips(ctx context.Context, c *linodego.Client, id int) (owned, shared []string, err error) {
 	err = provider.Retry(ctx, func(ctx context.Context) error {
 		r, err := c.GetInstanceIPAddresses(ctx, id)
@@ -279,6 +282,11 @@ func (l *Linode) ips(ctx context.Context, c *linodego.Client, id int) (owned, sh
 			}
 			shared = append(shared, a.Address)
 		}
+		ro, rs, err := globalRanges(id, r.IPv6)
+		if err != nil {
+			return err
+		}
+		owned, shared = append(owned, ro...), append(shared, rs...)
 		return nil
 	}, classify)
 	if err != nil {
@@ -305,15 +313,18 @@ func (l *Linode) Moved() bool { return l.moved }
 // Claim makes ip usable here (share) or moves it here (assign).
 func (l *Linode) Claim(ctx context.Context, ip netip.Addr) error {
 	l.moved = false
-	if !ip.Is4() {
-		return ocf.Errorf(ocf.ErrConfigured, "linode: ip=%s: only IPv4 is supported", ip)
+	if err := l.supports(ip); err != nil {
+		return err
 	}
 	c, me, region, err := l.prepare(ctx)
 	if err != nil {
 		return err
 	}
 	s := ip.String()
-	if l.Mode == "share" {
+	if l.shares() && ip.Is6() {
+		return l.claim6(ctx, c, me, ip)
+	}
+	if l.shares() {
 		return l.share(ctx, c, me, s)
 	}
 	owned, _, err := l.ips(ctx, c, me)
@@ -350,11 +361,13 @@ func (l *Linode) Claim(ctx context.Context, ip netip.Addr) error {
 	}
 }
 
-// share adds s to this Linode's shared set. The share call replaces the
-// whole set, so the read-merge-write runs under a per-Linode lock on this
-// node (two VIPs started at once would otherwise each drop the other), and
-// the set is read back after writing: a write someone else replaced, or
-// that the API answered without applying, is merged again.
+// share adds s (an IPv4 address, or an IPv6 range by its address without
+// prefix length) to this Linode's shared set. The share call replaces the
+// whole set, IPv4 addresses and IPv6 ranges together, so the
+// read-merge-write runs under a per-Linode lock on this node (two VIPs
+// started at once would otherwise each drop the other), and the set is
+// read back after writing: a write someone else replaced, or that the API
+// answered without applying, is merged again.
 func (l *Linode) share(ctx context.Context, c *linodego.Client, me int, s string) error {
 	if l.env.Cache != "" {
 		lk, err := runstate.Dir(l.env.Cache).Lock(ctx, fmt.Sprintf("linode-%d-share", me))
@@ -363,6 +376,10 @@ func (l *Linode) share(ctx context.Context, c *linodego.Client, me int, s string
 		}
 		defer lk.Unlock()
 	}
+	what := s // an IPv4 address, or an IPv6 range by its address
+	if strings.Contains(s, ":") {
+		what = "range " + s
+	}
 	for attempt := 1; ; attempt++ {
 		owned, shared, err := l.ips(ctx, c, me)
 		if err != nil {
@@ -370,21 +387,21 @@ func (l *Linode) share(ctx context.Context, c *linodego.Client, me int, s string
 		}
 		if has(owned, s) || has(shared, s) {
 			if attempt > 1 {
-				l.env.Log.Infof("linode: %s shared with Linode %d (shared set now %v)", s, me, shared)
+				l.env.Log.Infof("linode: %s shared with Linode %d (shared set now %v)", what, me, shared)
 			} else {
-				l.env.Log.Infof("linode: %s is already %s Linode %d", s, map[bool]string{true: "owned by", false: "shared with"}[has(owned, s)], me)
+				l.env.Log.Infof("linode: %s is already %s Linode %d", what, map[bool]string{true: "owned by", false: "shared with"}[has(owned, s)], me)
 			}
 			return nil
 		}
 		if attempt > 1 {
 			// Give a slow read-back (or another writer) time before writing
 			// again: every round is two requests against the rate limit.
-			l.env.Log.Warnf("linode: %s is not in Linode %d's shared set after writing it; merging again", s, me)
+			l.env.Log.Warnf("linode: %s is not in Linode %d's shared set after writing it; merging again", what, me)
 			t := time.NewTimer(min(100*time.Millisecond<<(attempt-2), 2*time.Second))
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return ocf.Errorf(ocf.ErrGeneric, "linode: %s: shared with Linode %d but not confirmed before the deadline", s, me)
+				return ocf.Errorf(ocf.ErrGeneric, "linode: %s: shared with Linode %d but not confirmed before the deadline", what, me)
 			case <-t.C:
 			}
 		}
@@ -393,24 +410,30 @@ func (l *Linode) share(ctx context.Context, c *linodego.Client, me int, s string
 			return apiErr(c.ShareIPAddresses(ctx, linodego.IPAddressesShareOptions{IPs: set, LinodeID: me}))
 		}, classify)
 		if err != nil {
-			return l.wrap(fmt.Sprintf("share %s with Linode %d", s, me), err)
+			return l.wrap(fmt.Sprintf("share %s with Linode %d", what, me), err)
 		}
 		l.moved = true
 		if ctx.Err() != nil {
-			return ocf.Errorf(ocf.ErrGeneric, "linode: %s: shared with Linode %d but not confirmed before the deadline", s, me)
+			return ocf.Errorf(ocf.ErrGeneric, "linode: %s: shared with Linode %d but not confirmed before the deadline", what, me)
 		}
 	}
 }
 
-// Check: share mode, is ip still shared with (or owned by) us; assign
-// mode, who owns it.
+// Check: share (and bgp) mode, is ip still shared with (or owned by) us,
+// for IPv6 its range; assign mode, who owns it.
 func (l *Linode) Check(ctx context.Context, ip netip.Addr) (provider.Holder, error) {
+	if err := l.supports(ip); err != nil {
+		return provider.Holder{}, err
+	}
 	c, me, _, err := l.prepare(ctx)
 	if err != nil {
 		return provider.Holder{}, err
 	}
 	s := ip.String()
-	if l.Mode == "share" {
+	if l.shares() && ip.Is6() {
+		return l.check6(ctx, c, me, ip)
+	}
+	if l.shares() {
 		owned, shared, err := l.ips(ctx, c, me)
 		if err != nil {
 			return provider.Holder{}, err
@@ -450,8 +473,8 @@ func (l *Linode) owner(ctx context.Context, c *linodego.Client, s string) (int, 
 // Inspect is floatip check: the token file, this Linode, its IPs with the
 // token, the address in the account, and where it is routed.
 func (l *Linode) Inspect(ctx context.Context, ip netip.Addr) []provider.Finding {
-	if !ip.Is4() {
-		return []provider.Finding{provider.Fail("address", ocf.Errorf(ocf.ErrConfigured, "linode: ip=%s: only IPv4 is supported", ip))}
+	if err := l.supports(ip); err != nil {
+		return []provider.Finding{provider.Fail("address", err)}
 	}
 	if _, err := provider.ReadToken(l.TokenFile); err != nil {
 		return []provider.Finding{provider.Fail("token file", err)}
@@ -466,7 +489,10 @@ func (l *Linode) Inspect(ctx context.Context, ip netip.Addr) []provider.Finding 
 	if err != nil {
 		return append(out, provider.Fail("credentials", err))
 	}
-	out = append(out, provider.Pass("credentials", fmt.Sprintf("the API took the token (%d own and %d shared addresses)", len(owned), len(shared))))
+	out = append(out, provider.Pass("credentials", fmt.Sprintf("the API took the token (%d own and %d shared addresses or ranges)", len(owned), len(shared))))
+	if ip.Is6() {
+		return append(out, l.inspect6(ctx, c, me, ip)...)
+	}
 	s := ip.String()
 	owner, err := l.owner(ctx, c, s)
 	if err != nil {
@@ -475,9 +501,9 @@ func (l *Linode) Inspect(ctx context.Context, ip netip.Addr) []provider.Finding 
 	out = append(out, provider.Pass("address", fmt.Sprintf("%s is Linode %d's", s, owner)))
 	var h provider.Holder
 	switch {
-	case has(owned, s) || (l.Mode == "share" && has(shared, s)):
+	case has(owned, s) || (l.shares() && has(shared, s)):
 		h = provider.Holder{Where: provider.Here}
-	case l.Mode == "share":
+	case l.shares():
 		h = provider.Holder{Where: provider.Nobody}
 	default:
 		h = provider.HolderOf(owner, me, linodeName)
@@ -486,16 +512,20 @@ func (l *Linode) Inspect(ctx context.Context, ip netip.Addr) []provider.Finding 
 }
 
 // Validate reads the token, identifies the Linode, reads its IPs and
-// looks the address up in the account.
+// looks the address (for IPv6, a range that holds it) up in the account.
 func (l *Linode) Validate(ctx context.Context, ip netip.Addr) error {
-	if !ip.Is4() {
-		return ocf.Errorf(ocf.ErrConfigured, "linode: ip=%s: only IPv4 is supported", ip)
+	if err := l.supports(ip); err != nil {
+		return err
 	}
 	c, me, _, err := l.prepare(ctx)
 	if err != nil {
 		return err
 	}
 	if _, _, err = l.ips(ctx, c, me); err != nil {
+		return err
+	}
+	if ip.Is6() {
+		_, err = l.sharedRange(ctx, ip)
 		return err
 	}
 	_, err = l.owner(ctx, c, ip.String()) // the address is the account's
