@@ -77,6 +77,45 @@ func TestLinodeOCFTester(t *testing.T) {
 	}
 }
 
+// TestLinodeOCFTesterIPv6: an IPv6 address of a shared range in share
+// mode, bound on lo as /128 (as a BGP data center wants it): ocf-tester's
+// starts share the range, by its address without prefix length, with the
+// node's Linode in one write.
+func TestLinodeOCFTesterIPv6(t *testing.T) {
+	needTool(t, "ocf-tester")
+	l := newLinodeLab(t, 1)
+	l.fake.AddRange(netip.MustParsePrefix("2001:db8:70::/64"), "us-east", 399, true)
+	p := l.params("2001:db8:70::10", "share")
+	p["nic"], p["cidr_netmask"] = "lo", "128"
+	args := []string{"ip", "netns", "exec", l.lan.Nodes[0], "ocf-tester", "-n", "vip"}
+	for k, v := range p {
+		args = append(args, "-o", k+"="+v)
+	}
+	cmd := exec.Command(args[0], append(args[1:], bin)...)
+	cmd.Env = append(os.Environ(), "HA_RSCTMP="+l.state[0])
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "passed all tests") {
+		t.Fatalf("ocf-tester: %v\n%s", err, out)
+	}
+	if n := l.fake.Count("POST"); n != 1 {
+		t.Fatalf("ocf-tester's starts made %d writes, want 1", n)
+	}
+	if got, v4 := strings.Join(l.fake.SharedRanges(301), ","), l.fake.Shared(301); got != "2001:db8:70::" || len(v4) != 0 {
+		t.Fatalf("Linode 301 shares ranges %q and addresses %v, want the range 2001:db8:70:: only", got, v4)
+	}
+	if a := nstest.Addrs(t, l.lan.Nodes[0], "lo"); strings.Contains(a, "2001:db8:70::10") {
+		t.Fatalf("ocf-tester left the VIP bound:\n%s", a)
+	}
+	want(t, l.call(t, 0, "start", p), 0, "start")
+	if a := nstest.Addrs(t, l.lan.Nodes[0], "lo"); !strings.Contains(a, "inet6 2001:db8:70::10/128") {
+		t.Fatalf("not bound on lo as /128:\n%s", a)
+	}
+	want(t, l.call(t, 0, "stop", p), 0, "stop")
+	if n := l.fake.Count("POST"); n != 1 {
+		t.Fatalf("a start with the range shared wrote (%d writes in all)", n)
+	}
+}
+
 // TestLinodeTwoNodes: share mode, B's start adds the VIP to B's shared set
 // and leaves A's alone; assign mode, B's start moves it and A's depth-10
 // monitor reports 7 naming B's Linode.
