@@ -16,9 +16,11 @@ package lab
 // the preference is local-preference 200 against 100 and routes with
 // neither community are refused; the route server keeps FRR's defaults
 // otherwise, so between two primaries the older path stays best (RFC
-// 5004) until its session drops: a dead node's route lasts until the hold
-// timer (or BFD) ends its session; the route server accepts the hold time
-// the node offers (its own is FRR's 180 s) and sends nothing back; it runs
+// 5004) until its session drops (a dead node's route lasts until the hold
+// timer or BFD ends its session), and only that one best path carries
+// traffic (maximum-paths 1: with FRR's default the two primaries' paths
+// would share it as ECMP); the route server accepts the hold time the
+// node offers (its own is FRR's 180 s), sends the nodes nothing, and runs
 // BFD (multihop) only when the lab's nodes do.
 
 import (
@@ -98,6 +100,7 @@ route-map NODES-OUT deny 10
 exit
 router bgp 65000
  bgp router-id 10.250.0.100
+ bgp log-neighbor-changes
  no bgp ebgp-requires-policy
  bgp route-map delay-timer 1
  neighbor NODES peer-group
@@ -109,7 +112,7 @@ router bgp 65000
 	}
 	b.WriteString(" bgp listen range " + nodesNet6 + " peer-group NODES\n")
 	for _, af := range []string{"ipv4", "ipv6"} {
-		fmt.Fprintf(&b, " address-family %s unicast\n  neighbor NODES activate\n  neighbor NODES route-map NODES-IN in\n"+
+		fmt.Fprintf(&b, " address-family %s unicast\n  maximum-paths 1\n  neighbor NODES activate\n  neighbor NODES route-map NODES-IN in\n"+
 			"  neighbor NODES route-map NODES-OUT out\n exit-address-family\n", af)
 	}
 	b.WriteString("exit\n")
@@ -319,9 +322,10 @@ func (l *Lab) RouteServerHolder(ip string) *Node {
 	return l.bestVia(paths)
 }
 
-// kernelRoute is the cloud namespace's route to ip, as ip route shows it.
+// kernelRoute is the cloud namespace's route to ip, as ip route get
+// shows it.
 func (l *Lab) kernelRoute(ip string) string {
-	out, _ := exec.Command("ip", "-n", l.Cloud, "route", "show", "exact", ip).CombinedOutput()
+	out, _ := exec.Command("ip", "-n", l.Cloud, "route", "get", ip).CombinedOutput()
 	return strings.Join(strings.Fields(string(out)), " ")
 }
 
@@ -577,17 +581,24 @@ func (l *Lab) holdsBGP(n *Node, provider string) bool {
 	return n.announces(vip)
 }
 
-// bgpAgrees: the route server's best path leads to n, and the fake shares
-// the VIP with n's Linode (the IPv4 address; the range for IPv6).
+// bgpAgrees: the route server's best path leads to n, the cloud's kernel
+// routes the VIP there, and the fake shares
+// the VIP with n's Linode (the IPv4 address; for IPv6 its range, by the
+// range's address as the share call names it).
 func (l *Lab) bgpAgrees(provider string, n *Node) bool {
 	if n == nil || l.RouteServerHolder(VIP(provider)) != n {
 		return false
 	}
-	if provider == "linode-bgp6" {
-		return true // checked by the IPv6 range support
+	if !strings.Contains(l.kernelRoute(VIP(provider))+" ", " via "+n.Addr+" ") && !strings.Contains(l.kernelRoute(VIP(provider))+" ", " via "+n.Addr6+" ") {
+		return false // bgpd chose n, zebra did not install it (yet)
 	}
-	for _, ip := range l.Linode.Shared(linodeBase + 1 + l.index(n)) {
-		if ip == BGPVIP {
+	id := linodeBase + 1 + l.index(n)
+	shared, want := l.Linode.Shared(id), BGPVIP
+	if provider == "linode-bgp6" {
+		shared, want = l.Linode.SharedRanges(id), netip.MustParsePrefix(BGPRange6).Addr().String()
+	}
+	for _, ip := range shared {
+		if ip == want {
 			return true
 		}
 	}

@@ -365,6 +365,13 @@ func (l *Lab) linode() *linodefake.Fake {
 		}
 		l.Record(fmt.Sprintf("%s %s to (%s)", what, ip, name))
 	}
+	// linode-bgp6's range: Linode 399's, shareable (BGP data center).
+	lf.AddRange(netip.MustParsePrefix(BGPRange6), "us-east", 399, true)
+	lf.OnRangeChange = func(r netip.Prefix, id int, shared bool) {
+		if i := id - linodeBase - 1; shared && i >= 0 && i < len(l.Nodes) {
+			l.Record(fmt.Sprintf("cloud shares range %s with (%s)", r, l.Nodes[i].Name))
+		}
+	}
 	return lf
 }
 
