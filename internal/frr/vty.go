@@ -109,6 +109,18 @@ func (v *VTY) Run(ctx context.Context, cmd string) (string, error) {
 	return out, nil
 }
 
+// Show runs a show command. bgpd answers some (a summary without a BGP
+// instance) with a warning status and a valid empty answer: that output is
+// the answer, not an error.
+func (v *VTY) Show(ctx context.Context, cmd string) (string, error) {
+	out, err := v.Run(ctx, cmd)
+	var ce *CommandError
+	if errors.As(err, &ce) && ce.Status == Warning {
+		return ce.Output, nil
+	}
+	return out, err
+}
+
 // read reads up to the end marker: three NULs and the status byte.
 func (v *VTY) read() (string, Status, error) {
 	chunk := make([]byte, 16<<10)

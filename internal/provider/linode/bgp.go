@@ -241,7 +241,7 @@ func (s speaker) Announce(ctx context.Context, ip netip.Addr) error {
 	if err != nil {
 		return ocf.WithStatus(ocf.ErrGeneric, err)
 	}
-	defer v.Close()
+	defer func() { _ = v.Close() }()
 	if missing, err := missingPeers(ctx, v, peers); err != nil {
 		return err
 	} else if len(missing) > 0 {
@@ -283,7 +283,7 @@ func (s speaker) Withdraw(ctx context.Context, ip netip.Addr) error {
 	if err != nil {
 		return ocf.WithStatus(ocf.ErrGeneric, err)
 	}
-	defer v.Close()
+	defer func() { _ = v.Close() }()
 	nets, err := networks(ctx, v)
 	if err != nil {
 		return ocf.WithStatus(ocf.ErrGeneric, err)
@@ -308,7 +308,7 @@ func (s speaker) Announced(ctx context.Context, ip netip.Addr, deep bool) error 
 	if err != nil {
 		return ocf.WithStatus(ocf.NotRunning, err)
 	}
-	defer v.Close()
+	defer func() { _ = v.Close() }()
 	r, err := lookup(ctx, v, ip)
 	if err != nil {
 		return err
@@ -371,7 +371,7 @@ func lookup(ctx context.Context, v *frr.VTY, ip netip.Addr) (*route, error) {
 	if ip.Is6() {
 		fam = "ipv6"
 	}
-	out, err := v.Run(ctx, fmt.Sprintf("show bgp %s unicast %s json", fam, ip))
+	out, err := v.Show(ctx, fmt.Sprintf("show bgp %s unicast %s json", fam, ip))
 	if err != nil {
 		return nil, ocf.WithStatus(ocf.ErrGeneric, fmt.Errorf("linode: bgp: %w", err))
 	}
@@ -384,7 +384,7 @@ func lookup(ctx context.Context, v *frr.VTY, ip netip.Addr) (*route, error) {
 
 // sessions returns each configured peer's state (any address family).
 func sessions(ctx context.Context, v *frr.VTY) (map[string]string, error) {
-	out, err := v.Run(ctx, "show bgp summary json")
+	out, err := v.Show(ctx, "show bgp summary json")
 	if err != nil {
 		return nil, ocf.WithStatus(ocf.ErrGeneric, fmt.Errorf("linode: bgp: %w", err))
 	}
@@ -449,10 +449,5 @@ func (l *Linode) announcedPrefix(ctx context.Context, ip netip.Addr) (netip.Pref
 	if ip.Is4() {
 		return netip.PrefixFrom(ip, 32), nil
 	}
-	return l.rangePrefix(ctx, ip)
-}
-
-// rangePrefix is filled in by the IPv6 range support.
-func (l *Linode) rangePrefix(_ context.Context, ip netip.Addr) (netip.Prefix, error) {
-	return netip.Prefix{}, ocf.Errorf(ocf.ErrConfigured, "linode: ip=%s: IPv6 in linode_mode=bgp is not supported yet", ip)
+	return l.sharedRange(ctx, ip)
 }
