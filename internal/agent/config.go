@@ -90,7 +90,7 @@ var core = []coreParam{
 		boolSetter("check_link_status", func(c *Config, b bool) { c.CheckLink = b })},
 	{param.Spec{Name: "provider", Type: "string", Default: "none",
 		Short: "Cloud provider",
-		Long:  "Which cloud moves the address: 'none' on a plain LAN (bind and announce only), 'digitalocean' for a reserved IP (IPv4 or IPv6), 'oci' for an Oracle Cloud secondary private IP or IPv6, 'linode' for a shared or assigned Linode IPv4."},
+		Long:  "Which cloud moves the address: 'none' on a plain LAN (bind and announce only), 'digitalocean' for a reserved IP (IPv4 or IPv6), 'oci' for an Oracle Cloud secondary private IP or IPv6, 'linode' for a shared or assigned Linode IPv4, or a shared IPv6 range, announced over BGP in Linode's BGP data centers (linode_mode)."},
 		setProvider},
 }
 
