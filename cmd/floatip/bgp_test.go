@@ -26,7 +26,7 @@ type frrd struct {
 // startFRR runs zebra and bgpd (FRR from Debian's package) in namespace ns
 // with conf as bgpd's configuration. The daemons run as user frr, so the
 // directory is theirs.
-func startFRR(t *testing.T, ns, conf string) *frrd {
+func startFRR(t testing.TB, ns, conf string) *frrd {
 	t.Helper()
 	if _, err := os.Stat(frrBin + "/bgpd"); err != nil {
 		t.Skipf("FRR is not installed (%v): apt-get install frr", err)
@@ -133,7 +133,7 @@ type bgpLab struct {
 	nodes []*frrd
 }
 
-func newBGPLab(t *testing.T) *bgpLab {
+func newBGPLab(t testing.TB) *bgpLab {
 	nstest.RequireRoot(t)
 	l := &bgpLab{linodeLab: newLinodeLab(t, 2)}
 	rs := "router bgp 65000\n no bgp ebgp-requires-policy\n bgp router-id 10.250.0.100\n"
@@ -263,5 +263,48 @@ func TestLinodeBGPOCFTester(t *testing.T) {
 				t.Fatalf("stop left an announcement:\n%s", cfg)
 			}
 		})
+	}
+}
+
+// BenchmarkLinodeBGP: what bgp mode adds to an action, against share mode
+// on the same node in the same loop (the address already shared, so both
+// starts read the API once and write nothing): start (bind, and in bgp
+// mode configure bgpd and wait for the route in its table), depth-0
+// monitor, stop.
+func BenchmarkLinodeBGP(b *testing.B) {
+	l := newBGPLab(b)
+	env := func(ip, mode string) []string {
+		var e []string
+		p := l.params(ip, 0)
+		p["linode_mode"], p["arp_count"] = mode, "0"
+		for k, v := range p {
+			e = append(e, "OCF_RESKEY_"+k+"="+v)
+		}
+		return append(e, "HA_RSCTMP="+l.state[0], "OCF_RESKEY_CRM_meta_interval=10000")
+	}
+	bgp, share := env("10.250.0.77", "bgp"), env("10.250.0.78", "share")
+	l.fake.Share(301, "10.250.0.77", "10.250.0.78")
+	node := l.lan.Nodes[0]
+	var start, mon, stop [2]series
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k, e := range [][]string{share, bgp} {
+			start[k] = append(start[k], runAction(b, node, bin, "start", e, 0))
+			mon[k] = append(mon[k], runAction(b, node, bin, "monitor", e, 0))
+			stop[k] = append(stop[k], runAction(b, node, bin, "stop", e, 0))
+		}
+	}
+	b.StopTimer()
+	for _, x := range []struct {
+		name string
+		s    [2]series
+	}{{"start", start}, {"monitor", mon}, {"stop", stop}} {
+		sw, bw := x.s[0].median(wallOf), x.s[1].median(wallOf)
+		b.ReportMetric(ms(bw), x.name+"-bgp-wall-ms")
+		b.ReportMetric(float64(bw)/float64(sw), x.name+"-wall-ratio")
+		if b.N > 1 {
+			b.Logf("%s, %d runs each, medians: bgp wall %.2f ms cpu %.2f ms | share wall %.2f ms cpu %.2f ms | wall ratio %.2f",
+				x.name, b.N, ms(bw), ms(x.s[1].median(cpuOf)), ms(sw), ms(x.s[0].median(cpuOf)), float64(bw)/float64(sw))
+		}
 	}
 }
