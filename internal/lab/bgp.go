@@ -7,7 +7,8 @@ package lab
 // multihop as at Linode, whose route servers are 2600:3c0f:<dc>:34::1-4);
 // every node runs its own zebra and bgpd (and bfdd with BFD) configured
 // with floatip's `linode.BGP.Config`, and floatip (linode_mode=bgp)
-// announces the VIP through the node's bgpd. The route server's zebra
+// announces the VIP through the node's bgpd: provider linode-bgp
+// (198.51.100.70/32) and linode-bgp6 (its range 2001:db8:70::/64). The route server's zebra
 // installs the best route in the cloud namespace's kernel, so the client's
 // traffic to the VIP follows BGP.
 //
@@ -53,8 +54,8 @@ type BGPConfig struct {
 const (
 	RouteServer = "2001:db8:34::1" // on the cloud's lo
 	BGPVIP      = "198.51.100.70"  // linode-bgp, owned by Linode 399
-	BGPVIP6     = "2001:db8:70::10"
-	BGPRange6   = "2001:db8:70::/64" // linode-bgp6's shared range
+	BGPVIP6     = "2001:db8:70::10"  // linode-bgp6, an address of BGPRange6
+	BGPRange6   = "2001:db8:70::/64" // Linode 399's range, shared and announced whole
 	RouterLAN6  = "2001:db8:250::100"
 	RouterWAN6  = "2001:db8:9::1"
 	ClientAddr6 = "2001:db8:9::2"
@@ -499,7 +500,10 @@ func (l *Lab) network6() error {
 }
 
 // start6 gives node n (re)starting in a BGP lab its IPv6 address and
-// routes, and its frr.conf and zebra.conf (which its init starts FRR with).
+// routes, and its frr.conf and zebra.conf (which its init starts FRR
+// with). Each daemon reads its own file here (no vtysh -b dispatching an
+// integrated frr.conf), so bgpd, reading floatip's frr.conf, logs its one
+// zebra line (ipv6 nht resolve-via-default) as unknown: zebra.conf has it.
 func (l *Lab) start6(n *Node) error {
 	for _, cmd := range [][]string{
 		{"ip", "-n", n.NS, "addr", "add", n.Addr6 + "/64", "dev", "eth0", "nodad"},

@@ -17,7 +17,8 @@ func requireFRR(t *testing.T) {
 }
 
 // TestBGP: a Linode BGP data center (route server in the cloud namespace,
-// FRR on every node, hold 9 s as lelastic's). For each provider: the node
+// FRR on every node, hold 9 s as lelastic's). For IPv4 (linode-bgp) and
+// IPv6 (linode-bgp6, a shared range announced as the /64): the node
 // holding the VIP (not the DC) is hard-killed, the VIP fails over, the
 // route server's best path moves to the survivor (the client's traffic
 // follows it), the killed node comes back and nothing moves.
@@ -25,7 +26,7 @@ func TestBGP(t *testing.T) {
 	requireLab(t)
 	requireFRR(t)
 	l := upLab(t, Config{Nodes: 3, Token: 1000, Self: self, BGP: &BGPConfig{Hold: 9}, Log: t.Logf})
-	for _, provider := range []string{"linode-bgp"} {
+	for _, provider := range []string{"linode-bgp", "linode-bgp6"} {
 		t.Run(provider, func(t *testing.T) {
 			if err := l.CreateResources("ocf:cloudvip:floatip", provider); err != nil {
 				t.Fatal(err)
