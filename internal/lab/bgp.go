@@ -52,8 +52,8 @@ type BGPConfig struct {
 
 // Addresses of the BGP lab.
 const (
-	RouteServer = "2001:db8:34::1" // on the cloud's lo
-	BGPVIP      = "198.51.100.70"  // linode-bgp, owned by Linode 399
+	RouteServer = "2001:db8:34::1"   // on the cloud's lo
+	BGPVIP      = "198.51.100.70"    // linode-bgp, owned by Linode 399
 	BGPVIP6     = "2001:db8:70::10"  // linode-bgp6, an address of BGPRange6
 	BGPRange6   = "2001:db8:70::/64" // Linode 399's range, shared and announced whole
 	RouterLAN6  = "2001:db8:250::100"
