@@ -219,6 +219,17 @@ func TestLinodeBGP(t *testing.T) {
 	l.nodes[1].stopBGPD(t)
 	want(t, l.call(t, 1, "monitor", b), 7, "monitor on B with bgpd down")
 	want(t, l.call(t, 1, "stop", b), 0, "stop on B with bgpd down")
+	// Without bgpd a start cannot announce: 5 (this node), before the API.
+	l.fake.Share(302)
+	writes = l.fake.Count("POST")
+	r = l.call(t, 1, "start", b)
+	want(t, r, 5, "start on B with bgpd down")
+	if n := l.fake.Count("POST") - writes; n != 0 || !strings.Contains(r.reason(), "bgpd") {
+		t.Fatalf("start without bgpd made %d writes; reason %q", n, r.reason())
+	}
+	if got := nstest.Addrs(t, l.lan.Nodes[1], "lo"); strings.Contains(got, vip) {
+		t.Fatalf("start without bgpd bound the VIP:\n%s", got)
+	}
 }
 
 // TestLinodeBGPOCFTester: ocf-tester passes in bgp mode for an IPv4 VIP

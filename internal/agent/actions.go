@@ -48,7 +48,19 @@ func (a *Agent) validate(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := a.speakerReady(ctx, j); err != nil {
+		return err
+	}
 	return j.cloud.Validate(ctx, j.IP)
+}
+
+// speakerReady checks the routing daemon a speaking provider announces
+// through (nil without one).
+func (a *Agent) speakerReady(ctx context.Context, j *job) error {
+	if j.speaker == nil {
+		return nil
+	}
+	return j.speaker.Ready(ctx)
 }
 
 // start claims the address in the cloud, then binds and announces it where
@@ -76,6 +88,9 @@ func (a *Agent) start(ctx context.Context) error {
 		if _, err := a.ready(h, j.Config, t); err != nil {
 			return err
 		}
+	}
+	if err := a.speakerReady(ctx, j); err != nil {
+		return err // before the cloud: nothing claimed for a node that cannot announce
 	}
 	lk, err := a.lock(ctx, j)
 	if err != nil {

@@ -73,6 +73,9 @@ type LocalFinder interface {
 // centers). The agent announces after binding and withdraws before
 // unbinding. Errors carry their OCF status.
 type Speaker interface {
+	// Ready checks the speaker is there to talk to (start checks it
+	// before the cloud; a missing one is ErrInstalled: this node only).
+	Ready(ctx context.Context) error
 	// Announce makes this node announce ip, and returns once it does.
 	Announce(ctx context.Context, ip netip.Addr) error
 	// Withdraw ends the announcement; a speaker that is not running

@@ -215,10 +215,24 @@ func (s speaker) Config(ctx context.Context) (string, error) {
 
 func (s speaker) dial(ctx context.Context) (*frr.VTY, error) {
 	v, err := frr.Dial(ctx, s.l.bgp.VTYDir, "bgpd")
+	if errors.Is(err, frr.ErrNotRunning) {
+		return nil, ocf.WithStatus(ocf.ErrInstalled, fmt.Errorf("linode: bgp: %w (enable bgpd in /etc/frr/daemons and start frr, or set frr_vty_dir)", err))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("linode: bgp: %w (is FRR's bgpd enabled and running?)", err)
+		return nil, ocf.WithStatus(ocf.ErrGeneric, fmt.Errorf("linode: bgp: %w", err))
 	}
 	return v, nil
+}
+
+// Ready checks that bgpd answers on its vty socket.
+func (s speaker) Ready(ctx context.Context) error {
+	v, err := s.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = v.Close() }()
+	_, err = sessions(ctx, v)
+	return err
 }
 
 // Announce makes bgpd announce ip's prefix as primary: the sessions are
@@ -239,7 +253,7 @@ func (s speaker) Announce(ctx context.Context, ip netip.Addr) error {
 	}
 	v, err := s.dial(ctx)
 	if err != nil {
-		return ocf.WithStatus(ocf.ErrGeneric, err)
+		return err
 	}
 	defer func() { _ = v.Close() }()
 	if missing, err := missingPeers(ctx, v, peers); err != nil {
@@ -281,7 +295,7 @@ func (s speaker) Withdraw(ctx context.Context, ip netip.Addr) error {
 		return nil
 	}
 	if err != nil {
-		return ocf.WithStatus(ocf.ErrGeneric, err)
+		return err
 	}
 	defer func() { _ = v.Close() }()
 	nets, err := networks(ctx, v)
