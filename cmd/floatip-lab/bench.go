@@ -116,6 +116,10 @@ type bench struct {
 	say     func(format string, a ...any)
 	results map[string][]*lab.Result
 	current string // the configuration whose resources exist
+	// pause, if set, is how long to wait between moving the VIP to the
+	// victim and killing it (the BGP sweep: a random point of the
+	// keepalive interval, as for a node that has held the VIP for long).
+	pause func() time.Duration
 }
 
 // run is failover i of cf: the VIP on a non-DC node (rotating), killed.
@@ -146,6 +150,9 @@ func (b *bench) run(cf benchConfig, i int) error {
 		if err := l.MoveTo("vip", target); err != nil {
 			return err
 		}
+	}
+	if b.pause != nil {
+		time.Sleep(b.pause())
 	}
 	res, err := l.Failover("kill", cf.provider, cf.agent, target)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -81,7 +82,13 @@ func bgpLabRuns(bl bgpLab, c *common, self string, runs int, say func(string, ..
 		return err
 	}
 	defer func() { l.Down(); os.RemoveAll(l.Dir()) }()
-	b := &bench{l: l, say: say, results: results}
+	// The announcement's UPDATE restarts the keepalive interval: killing
+	// right after the move would always find the last message about
+	// 0.5 s old, and a dead node's route would last nearly the whole hold
+	// time every run. A node that has held the VIP for long dies at any
+	// point of the interval: so does the victim here.
+	keepalive := time.Duration(max(cfg.Hold, 3)/3) * time.Second
+	b := &bench{l: l, say: say, results: results, pause: func() time.Duration { return rand.N(keepalive) }}
 	for _, cf := range bl.runs {
 		for i := 0; i < runs; i++ {
 			if err := b.run(cf, i); err != nil {
