@@ -165,14 +165,15 @@ func (b *BGP) Sessions(peers []netip.Addr) []string {
 	return append(l, "exit", "route-map "+routeMap+" permit 10", " set community "+Primary, "exit")
 }
 
-// Config is a node's frr.conf for these sessions (without any address:
-// floatip adds the one it holds).
+// Config is what a node's frr.conf needs for these sessions (without any
+// address: floatip adds the one it holds), to append to Debian's.
 func (b *BGP) Config(peers []netip.Addr) string {
 	var s strings.Builder
-	s.WriteString("frr defaults traditional\n")
+	fmt.Fprintf(&s, "! floatip frr-config: sessions with Linode's route servers (linode_mode=bgp)\n")
 	for _, l := range b.Sessions(peers) {
 		s.WriteString(l + "\n")
 	}
+	// zebra's: the route servers are reached through the default route.
 	s.WriteString("ipv6 nht resolve-via-default\n")
 	return s.String()
 }
