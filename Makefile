@@ -50,7 +50,7 @@ FUZZTIME ?= 2m
 FUZZFLAGS ?= -parallel 1
 
 .PHONY: all deps build lab install uninstall test unit lint e2e bench bench-failover bench-bgp chaos soak demo clean package package-test
-.PHONY: race fuzz bench-baseline
+.PHONY: race fuzz bench-baseline idle-soak
 
 all: build
 
@@ -132,6 +132,12 @@ e2e: deps install
 # 20 hard-kill failovers per configuration, floatip against IPaddr2. Never in CI.
 bench-failover: deps install lab
 	bin/floatip-lab bench-failover $(BENCHFLAGS)
+	bin/floatip-lab timing $(TIMINGFLAGS)
+
+# Idle soaks under load (a CPU hog on every core, then an I/O-heavy job)
+# counting membership changes and resource moves, per Corosync setting.
+idle-soak: deps install lab
+	bin/floatip-lab idle $(IDLEFLAGS)
 
 # Hard-kill failovers in a Linode BGP data center (an FRR route server in
 # the lab): bgp mode with hold 9 s, 3 s and BFD, share mode (ARP) beside

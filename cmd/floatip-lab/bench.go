@@ -32,7 +32,9 @@ func benchFailover(args []string) int {
 	}
 	self, _ := os.Executable()
 	say := sayer("%7.1fs")
-	l, err := startLab(lab.Config{Nodes: c.nodes, Token: c.token, Self: self, Log: say})
+	cfg := lab.Config{Self: self, Log: say}
+	c.timing().Apply(&cfg)
+	l, err := startLab(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
 		return 1
@@ -57,7 +59,7 @@ func benchFailover(args []string) int {
 			return 1
 		}
 	}
-	fmt.Printf("\n%d nodes, corosync token %d ms, monitor 2 s, client request every %v; outage = kill -> first good reply\n\n", c.nodes, c.token, lab.PollEvery)
+	fmt.Printf("\n%s, monitor 2 s, client request every %v; outage = kill -> first good reply\n\n", c.timing(), lab.PollEvery)
 	b.summary(none, clouds)
 	if *only != "" {
 		return 0

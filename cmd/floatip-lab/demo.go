@@ -19,8 +19,11 @@ func demo(args []string) int {
 	}
 	self, _ := os.Executable()
 	say := sayer("%7.2fs")
-	say("starting a %d-node Pacemaker + Corosync cluster in namespaces (corosync token %d ms)", c.nodes, c.token)
-	l, err := startLab(lab.Config{Nodes: c.nodes, Token: c.token, Self: self, ActionTime: 300 * time.Millisecond, Log: say})
+	t := c.timing()
+	say("starting a Pacemaker + Corosync cluster in namespaces: %s", t)
+	cfg := lab.Config{Self: self, ActionTime: 300 * time.Millisecond, Log: say}
+	t.Apply(&cfg)
+	l, err := startLab(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
 		return 1
@@ -114,6 +117,9 @@ func rel(t, base time.Time) string {
 func printTimeline(res *lab.Result) {
 	fmt.Printf("\ntimeline of the failover (provider %s, %s -> %s)\n", res.Provider, res.Victim.Name, res.Survivor.Name)
 	fmt.Printf("  %s  %s hard-killed\n", rel(res.At, res.At), res.Victim.Name)
+	if !res.TokenLost.IsZero() {
+		fmt.Printf("  %s  Corosync on %s declares the token lost (consensus follows)\n", rel(res.TokenLost, res.At), res.Survivor.Name)
+	}
 	fmt.Printf("  %s  Corosync on %s forms a new membership\n", rel(res.Membership, res.At), res.Survivor.Name)
 	if !res.Started.IsZero() {
 		fmt.Printf("  %s  floatip start begins on %s (Pacemaker's log)\n", rel(res.Started.Add(-res.Start), res.At), res.Survivor.Name)

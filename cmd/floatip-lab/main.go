@@ -55,12 +55,16 @@ func main() {
 		os.Exit(soak(os.Args[2:]))
 	case "bgp":
 		os.Exit(bgpSweep(os.Args[2:]))
+	case "timing":
+		os.Exit(timingSweep(os.Args[2:]))
+	case "idle":
+		os.Exit(idleSoak(os.Args[2:]))
 	}
 	usage()
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: floatip-lab demo|bench-failover|chaos|soak|bgp [flags] (see --help)")
+	fmt.Fprintln(os.Stderr, "usage: floatip-lab demo|bench-failover|timing|idle|chaos|soak|bgp [flags] (see --help)")
 	os.Exit(2)
 }
 
@@ -98,8 +102,24 @@ func onInterrupt(cleanup func()) {
 }
 
 type common struct {
-	nodes, token int
-	provider     string
+	nodes, token    int
+	coef, consensus int
+	fast            bool
+	provider        string
+}
+
+// timing is the Corosync timing the flags ask for (--fast: the README's
+// "Fast failover" setting).
+func (c *common) timing() lab.Timing {
+	if c.fast {
+		return lab.Fast(c.nodes)
+	}
+	t := lab.Timing{Nodes: c.nodes, Token: c.token, Consensus: c.consensus}
+	if c.coef >= 0 {
+		coef := c.coef
+		t.Coefficient = &coef
+	}
+	return t
 }
 
 func flags(name string) (*pflag.FlagSet, *common) {
@@ -107,6 +127,9 @@ func flags(name string) (*pflag.FlagSet, *common) {
 	c := &common{}
 	fs.IntVar(&c.nodes, "nodes", 3, "cluster nodes")
 	fs.IntVar(&c.token, "token", 1000, "corosync totem token (ms)")
+	fs.IntVar(&c.coef, "token-coefficient", -1, "corosync token_coefficient (ms; -1: corosync's default, 650)")
+	fs.IntVar(&c.consensus, "consensus", 0, "corosync consensus (ms; 0: corosync's default, 1.2 x the token)")
+	fs.BoolVar(&c.fast, "fast", false, "the README's fast-failover timing (token 300 ms, token_coefficient 0), overriding --token")
 	fs.StringVar(&c.provider, "provider", "none", "floatip provider: none, digitalocean, oci, linode-share or linode-assign")
 	return fs, c
 }

@@ -84,6 +84,7 @@ type Result struct {
 	Kind, Provider, Agent string
 	Victim, Survivor      *Node
 	At                    time.Time     // the failure
+	TokenLost             time.Time     // the survivor's Corosync declared the token lost
 	Membership            time.Time     // the survivor's Corosync formed a new membership
 	CloudMoved            time.Time     // the fake cloud routed the IP to the survivor
 	FirstReply            time.Time     // the client's first good answer from the survivor
@@ -223,6 +224,7 @@ func (l *Lab) fail(kind string, victim, other *Node, do bool) error {
 func (l *Lab) timeline(res *Result) {
 	res.Started, res.Start = res.Survivor.StartTime("vip", res.At)
 	res.Membership = res.Survivor.MembershipAfter(res.At)
+	res.TokenLost = res.Survivor.TokenLostAfter(res.At)
 	for _, e := range l.Events() {
 		if e.At.After(res.At) && strings.HasPrefix(e.What, "cloud routes") && strings.Contains(e.What, "("+res.Survivor.Name+")") {
 			res.CloudMoved = e.At

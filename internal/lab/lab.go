@@ -52,10 +52,15 @@ const (
 
 // Config shapes a lab.
 type Config struct {
-	Nodes int    // default 3
-	Token int    // corosync totem token in ms; 0 = corosync's default
-	Dir   string // state directory; default a new /tmp directory
-	Self  string // the lab binary, re-executed as each node's init
+	Nodes int // default 3
+	Token int // corosync totem token in ms; 0 = corosync's default
+	// TokenCoefficient is corosync's token_coefficient in ms (nil: its
+	// default, 650 per node beyond two); Consensus its consensus timeout in
+	// ms (0: its default, 1.2 x the token).
+	TokenCoefficient *int
+	Consensus        int
+	Dir              string // state directory; default a new /tmp directory
+	Self             string // the lab binary, re-executed as each node's init
 	// Engine: Pacemaker (the default) or a VRRP daemon, which runs once
 	// ConfigureVRRP says how.
 	Engine Engine
@@ -474,6 +479,12 @@ func (l *Lab) corosyncConf() string {
 	b.WriteString("totem {\n    version: 2\n    cluster_name: floatiplab\n    transport: knet\n    crypto_cipher: none\n    crypto_hash: none\n")
 	if l.cfg.Token > 0 {
 		fmt.Fprintf(&b, "    token: %d\n", l.cfg.Token)
+	}
+	if l.cfg.TokenCoefficient != nil {
+		fmt.Fprintf(&b, "    token_coefficient: %d\n", *l.cfg.TokenCoefficient)
+	}
+	if l.cfg.Consensus > 0 {
+		fmt.Fprintf(&b, "    consensus: %d\n", l.cfg.Consensus)
 	}
 	b.WriteString("}\nnodelist {\n")
 	for i, n := range l.Nodes {

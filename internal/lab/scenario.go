@@ -322,12 +322,25 @@ func logTime(s string, ref time.Time) (time.Time, bool) {
 	return at.AddDate(ref.Year(), 0, 0), true
 }
 
-// membershipRe matches corosync's "A new membership" line with hires timestamps.
-var membershipRe = regexp.MustCompile(`^(\w{3} +\d+ \d\d:\d\d:\d\d\.\d{3}) .*A new membership`)
+// membershipRe matches corosync's "A new membership" line with hires
+// timestamps; tokenLostRe its "A processor failed, forming new
+// configuration" (the token timed out; consensus follows).
+var (
+	membershipRe = regexp.MustCompile(`^(\w{3} +\d+ \d\d:\d\d:\d\d\.\d{3}) .*A new membership`)
+	tokenLostRe  = regexp.MustCompile(`^(\w{3} +\d+ \d\d:\d\d:\d\d\.\d{3}) .*A processor failed, forming new configuration`)
+)
 
 // MembershipAfter returns when node n's Corosync formed its first new
 // membership after t (zero if none).
-func (n *Node) MembershipAfter(t time.Time) time.Time {
+func (n *Node) MembershipAfter(t time.Time) time.Time { return n.corosyncAfter(membershipRe, t) }
+
+// TokenLostAfter returns when node n's Corosync first declared the token
+// lost after t (zero if none).
+func (n *Node) TokenLostAfter(t time.Time) time.Time { return n.corosyncAfter(tokenLostRe, t) }
+
+// corosyncAfter returns the time of the first line of n's Corosync log
+// after t that re matches.
+func (n *Node) corosyncAfter(re *regexp.Regexp, t time.Time) time.Time {
 	f, err := os.Open(n.CorosyncLog())
 	if err != nil {
 		return time.Time{}
@@ -335,7 +348,7 @@ func (n *Node) MembershipAfter(t time.Time) time.Time {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		m := membershipRe.FindStringSubmatch(sc.Text())
+		m := re.FindStringSubmatch(sc.Text())
 		if m == nil {
 			continue
 		}

@@ -1,0 +1,81 @@
+package lab
+
+import (
+	"fmt"
+	"time"
+)
+
+// Timing is a Corosync timing setting: the token, token_coefficient and
+// consensus (nil / 0: Corosync's defaults) on a cluster of Nodes.
+type Timing struct {
+	Nodes, Token int
+	Coefficient  *int
+	Consensus    int
+}
+
+// Fast is the timing the README recommends for fast failover ("Fast
+// failover"): token 300 ms with no per-node addition.
+func Fast(nodes int) Timing {
+	zero := 0
+	return Timing{Nodes: nodes, Token: 300, Coefficient: &zero}
+}
+
+// Apply sets the timing in cfg.
+func (t Timing) Apply(cfg *Config) {
+	cfg.Nodes, cfg.Token, cfg.TokenCoefficient, cfg.Consensus = t.Nodes, t.Token, t.Coefficient, t.Consensus
+}
+
+// Effective is the token timeout Corosync uses (token plus the
+// coefficient per node beyond two) and the consensus it waits after it.
+func (t Timing) Effective() (token, consensus time.Duration) {
+	tok, coef := t.Token, 650
+	if tok == 0 {
+		tok = 1000
+	}
+	if t.Coefficient != nil {
+		coef = *t.Coefficient
+	}
+	if t.Nodes > 2 {
+		tok += coef * (t.Nodes - 2)
+	}
+	cons := t.Consensus
+	if cons == 0 {
+		cons = tok * 12 / 10
+	}
+	return time.Duration(tok) * time.Millisecond, time.Duration(cons) * time.Millisecond
+}
+
+func (t Timing) String() string {
+	coef, cons := "default", "default"
+	if t.Coefficient != nil {
+		coef = fmt.Sprint(*t.Coefficient)
+	}
+	if t.Consensus > 0 {
+		cons = fmt.Sprint(t.Consensus)
+	}
+	tok, c := t.Effective()
+	return fmt.Sprintf("%d nodes, token %d, coefficient %s, consensus %s (effective %v + %v)", t.Nodes, t.Token, coef, cons, tok, c)
+}
+
+// Breakdown splits an outage where the logs allow: the token timing out on
+// the survivor (kill -> "A processor failed"), consensus and the new
+// membership, Pacemaker until it starts the agent, the agent's start, and
+// the client's first good reply after it.
+type Breakdown struct {
+	Token, Consensus, Pacemaker, Start, Reply time.Duration
+}
+
+// BreakdownOf reads r's timeline; false when a step is missing from the logs.
+func BreakdownOf(r *Result) (Breakdown, bool) {
+	if r.TokenLost.IsZero() || r.Membership.IsZero() || r.Started.IsZero() || r.FirstReply.IsZero() {
+		return Breakdown{}, false
+	}
+	begin := r.Started.Add(-r.Start)
+	return Breakdown{
+		Token:     r.TokenLost.Sub(r.At),
+		Consensus: r.Membership.Sub(r.TokenLost),
+		Pacemaker: begin.Sub(r.Membership),
+		Start:     r.Start,
+		Reply:     r.FirstReply.Sub(r.Started),
+	}, true
+}
