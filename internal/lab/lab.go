@@ -674,11 +674,19 @@ func (l *Lab) Stop(n *Node) error {
 	if err := syscallKill(pid, "TERM"); err != nil {
 		return err
 	}
-	for end := time.Now().Add(60 * time.Second); alive(pid); time.Sleep(100 * time.Millisecond) {
+	// Sent again every 2 s: the kernel drops a signal that a namespace's
+	// PID 1 has no handler for yet (a node stopped right after Start, as
+	// ConfigureVRRP does: the lab saw a node start its engine a minute
+	// after the SIGTERM it never got). A node already stopping ignores it.
+	for i, end := 0, time.Now().Add(60*time.Second); alive(pid); i++ {
 		if time.Now().After(end) {
 			n.cmd.Process.Kill()
 			return fmt.Errorf("%s did not stop within 60 s; killed", n.Name)
 		}
+		if i > 0 && i%20 == 0 {
+			_ = syscallKill(pid, "TERM")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	return nil
 }

@@ -21,6 +21,10 @@ import (
 // orphans, and on SIGTERM stops Pacemaker (which stops the resources) and
 // then Corosync (FRR ends with the PID namespace).
 func NodeInit(name, dir string) error {
+	// First: the kernel drops a signal PID 1 of a namespace has no handler
+	// for (Lab.Stop sends it again, for the moment before this).
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, unix.SIGTERM, unix.SIGINT)
 	if err := unix.Sethostname([]byte(name)); err != nil {
 		return fmt.Errorf("hostname: %w", err)
 	}
@@ -30,8 +34,6 @@ func NodeInit(name, dir string) error {
 	if err := startFRR(dir); err != nil { // BGP lab: before Pacemaker can start floatip here
 		return fmt.Errorf("frr: %w", err)
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, unix.SIGTERM, unix.SIGINT)
 	env := append(os.Environ(), "PCMK_logfacility=none", "PCMK_logfile=/var/log/pacemaker/pacemaker.log",
 		"PCMK_debug=no")
 	cs := exec.Command("corosync", "-f")
@@ -128,14 +130,14 @@ const engineStarted = "-- engine started"
 // the engine and waits for what the engine left running (floatip releasing
 // the address) before it exits.
 func VRRPInit(name, dir string) error {
+	sig := make(chan os.Signal, 1) // first, as in NodeInit
+	signal.Notify(sig, unix.SIGTERM, unix.SIGINT)
 	if err := unix.Sethostname([]byte(name)); err != nil {
 		return fmt.Errorf("hostname: %w", err)
 	}
 	if err := privateMounts(); err != nil {
 		return err
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, unix.SIGTERM, unix.SIGINT)
 	self, err := os.Executable()
 	if err != nil {
 		return err
