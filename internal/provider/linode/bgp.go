@@ -365,16 +365,7 @@ func (r *route) ours(pfx netip.Prefix) bool {
 		return false
 	}
 	for _, p := range r.Paths {
-		if p.Sourced && contains(p.Community.List, Primary) {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
+		if p.Sourced && has(p.Community.List, Primary) {
 			return true
 		}
 	}
