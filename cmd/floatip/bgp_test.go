@@ -219,6 +219,16 @@ func TestLinodeBGP(t *testing.T) {
 	l.nodes[1].stopBGPD(t)
 	want(t, l.call(t, 1, "monitor", b), 7, "monitor on B with bgpd down")
 	want(t, l.call(t, 1, "stop", b), 0, "stop on B with bgpd down")
+	// floatip check names the missing daemon; frr-config prints the
+	// sessions for this node's frr.conf.
+	r = cli(t, l.lan.Nodes[1], l.state[1], append([]string{"check"}, flagsOf(b)...)...)
+	if !strings.Contains(r.stdout, "FAIL routing daemon") || !strings.Contains(r.stdout, "bgpd") {
+		t.Fatalf("check with bgpd down (rc %d):\n%s%s", r.rc, r.stdout, r.stderr)
+	}
+	r = cli(t, l.lan.Nodes[1], l.state[1], append([]string{"frr-config"}, flagsOf(b)...)...)
+	if r.rc != 0 || !strings.Contains(r.stdout, " neighbor "+nstest.CloudAddr+" peer-group FLOATIP\n") {
+		t.Fatalf("frr-config (rc %d):\n%s%s", r.rc, r.stdout, r.stderr)
+	}
 	// Without bgpd a start cannot announce: 5 (this node), before the API.
 	l.fake.Share(302)
 	writes = l.fake.Count("POST")

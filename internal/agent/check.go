@@ -33,6 +33,13 @@ func (a *Agent) Preflight(ctx context.Context) []provider.Finding {
 	local, bound := a.inspectLocal(ctx, j)
 	out = append(out, local...)
 	out = append(out, stateDir(string(a.State)))
+	if j.speaker != nil {
+		if err := j.speaker.Ready(ctx); err != nil {
+			out = append(out, provider.Fail("routing daemon", err))
+		} else {
+			out = append(out, provider.Pass("routing daemon", "answers on its vty socket"))
+		}
+	}
 	if !j.isCloud() {
 		return out
 	}
