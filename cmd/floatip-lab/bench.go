@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cloudvip/floatip/internal/lab"
@@ -69,17 +70,35 @@ func benchFailover(args []string) int {
 }
 
 // startLab brings the lab up; Ctrl-C or SIGTERM, even while it comes up,
-// tears down what exists.
+// tears down what exists. One handler for the process, which downs the
+// latest lab: a command that runs labs one after another (timing, bgp,
+// chaos) registered one per lab before, and the first lab's, long gone,
+// exited before the running one was down (a sweep left its namespaces).
 func startLab(cfg lab.Config) (*lab.Lab, error) {
-	var half *lab.Lab
-	onInterrupt(func() {
-		if half != nil {
-			half.Down()
-		}
+	interruptOnce.Do(func() {
+		onInterrupt(func() {
+			current.Lock()
+			defer current.Unlock()
+			if current.l != nil {
+				current.l.Down()
+			}
+		})
 	})
-	cfg.Created = func(l *lab.Lab) { half = l }
+	cfg.Created = func(l *lab.Lab) {
+		current.Lock()
+		current.l = l
+		current.Unlock()
+	}
 	return lab.Up(cfg)
 }
+
+var (
+	interruptOnce sync.Once
+	current       struct {
+		sync.Mutex
+		l *lab.Lab
+	}
+)
 
 // benchConfig is one configuration of bench-failover.
 type benchConfig struct{ name, agent, provider string }
