@@ -108,8 +108,7 @@ type common struct {
 	provider        string
 }
 
-// timing is the Corosync timing the flags ask for (--fast: the README's
-// "Fast failover" setting).
+// timing is the Corosync timing the flags ask for (--fast: lab.Fast).
 func (c *common) timing() lab.Timing {
 	if c.fast {
 		return lab.Fast(c.nodes)
@@ -129,7 +128,7 @@ func flags(name string) (*pflag.FlagSet, *common) {
 	fs.IntVar(&c.token, "token", 1000, "corosync totem token (ms)")
 	fs.IntVar(&c.coef, "token-coefficient", -1, "corosync token_coefficient (ms; -1: corosync's default, 650)")
 	fs.IntVar(&c.consensus, "consensus", 0, "corosync consensus (ms; 0: corosync's default, 1.2 x the token)")
-	fs.BoolVar(&c.fast, "fast", false, "the README's fast-failover timing (token 300 ms, token_coefficient 0), overriding --token")
+	fs.BoolVar(&c.fast, "fast", false, "the fastest timing the sweep measured that held still (token 500 ms, token_coefficient 0), overriding --token")
 	fs.StringVar(&c.provider, "provider", "none", "floatip provider: none, digitalocean, oci, linode-share or linode-assign")
 	return fs, c
 }
