@@ -97,13 +97,7 @@ func timingRuns(t lab.Timing, self string, runs int, say func(string, ...any)) (
 // timingRow is one setting's line of the table: outages and the medians
 // of each part of them.
 func timingRow(t lab.Timing, rs []*lab.Result, note string) string {
-	coef, cons := "default", "default"
-	if t.Coefficient != nil {
-		coef = fmt.Sprint(*t.Coefficient)
-	}
-	if t.Consensus > 0 {
-		cons = fmt.Sprint(t.Consensus)
-	}
+	coef, cons := t.Labels()
 	tok, c := t.Effective()
 	head := fmt.Sprintf("| %d | %d | %s | %s | %v + %v | %d ", t.Nodes, t.Token, coef, cons, tok, c, len(rs))
 	if len(rs) == 0 {

@@ -46,14 +46,20 @@ func (t Timing) Effective() (token, consensus time.Duration) {
 	return time.Duration(tok) * time.Millisecond, time.Duration(cons) * time.Millisecond
 }
 
-func (t Timing) String() string {
-	coef, cons := "default", "default"
+// Labels name the coefficient and consensus ("default" when unset).
+func (t Timing) Labels() (coef, cons string) {
+	coef, cons = "default", "default"
 	if t.Coefficient != nil {
 		coef = fmt.Sprint(*t.Coefficient)
 	}
 	if t.Consensus > 0 {
 		cons = fmt.Sprint(t.Consensus)
 	}
+	return coef, cons
+}
+
+func (t Timing) String() string {
+	coef, cons := t.Labels()
 	tok, c := t.Effective()
 	return fmt.Sprintf("%d nodes, token %d, coefficient %s, consensus %s (effective %v + %v)", t.Nodes, t.Token, coef, cons, tok, c)
 }
