@@ -255,16 +255,7 @@ func TestLinodeBGPOCFTester(t *testing.T) {
 			l := newBGPLab(t)
 			l.fake.AddRange(netip.MustParsePrefix("2001:db8:70::/64"), "us-east", 399, true)
 			p := l.params(tc.vip, 0)
-			args := []string{"ip", "netns", "exec", l.lan.Nodes[0], "ocf-tester", "-n", "vip"}
-			for k, v := range p {
-				args = append(args, "-o", k+"="+v)
-			}
-			cmd := exec.Command(args[0], append(args[1:], bin)...)
-			cmd.Env = append(os.Environ(), "HA_RSCTMP="+l.state[0])
-			out, err := cmd.CombinedOutput()
-			if err != nil || !strings.Contains(string(out), "passed all tests") {
-				t.Fatalf("ocf-tester: %v\n%s", err, out)
-			}
+			l.ocfTester(t, 0, p)
 			if n := l.fake.Count("POST"); n != 1 {
 				t.Fatalf("ocf-tester's starts made %d writes, want 1", n)
 			}

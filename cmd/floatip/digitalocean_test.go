@@ -45,6 +45,22 @@ func (l *cloudLab) call(t testing.TB, node int, action string, p map[string]stri
 	return call(t, l.lan.Nodes[node], l.state[node], action, p, env...)
 }
 
+// ocfTester runs ocf-tester on node with p as parameters and fails the
+// test unless every test passed.
+func (l *cloudLab) ocfTester(t testing.TB, node int, p map[string]string) {
+	t.Helper()
+	args := []string{"ip", "netns", "exec", l.lan.Nodes[node], "ocf-tester", "-n", "vip"}
+	for k, v := range p {
+		args = append(args, "-o", k+"="+v)
+	}
+	cmd := exec.Command(args[0], append(args[1:], bin)...)
+	cmd.Env = append(os.Environ(), "HA_RSCTMP="+l.state[node])
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "passed all tests") {
+		t.Fatalf("ocf-tester: %v\n%s", err, out)
+	}
+}
+
 func newDOLab(t testing.TB, n int) *doLab {
 	lan := nstest.NewLAN(t, n)
 	f := dofake.New(doToken)

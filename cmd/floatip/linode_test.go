@@ -54,16 +54,7 @@ func TestLinodeOCFTester(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			l := newLinodeLab(t, 1)
 			l.fake.AssignDelay = 200 * time.Millisecond
-			args := []string{"ip", "netns", "exec", l.lan.Nodes[0], "ocf-tester", "-n", "vip"}
-			for k, v := range l.params("10.250.0.70", mode) {
-				args = append(args, "-o", k+"="+v)
-			}
-			cmd := exec.Command(args[0], append(args[1:], bin)...)
-			cmd.Env = append(os.Environ(), "HA_RSCTMP="+l.state[0])
-			out, err := cmd.CombinedOutput()
-			if err != nil || !strings.Contains(string(out), "passed all tests") {
-				t.Fatalf("ocf-tester: %v\n%s", err, out)
-			}
+			l.ocfTester(t, 0, l.params("10.250.0.70", mode))
 			if n := l.fake.Count("POST"); n != 1 {
 				t.Fatalf("ocf-tester's starts made %d writes, want 1", n)
 			}
