@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,16 +77,7 @@ func TestLinodeOCFTesterIPv6(t *testing.T) {
 	l.fake.AddRange(netip.MustParsePrefix("2001:db8:70::/64"), "us-east", 399, true)
 	p := l.params("2001:db8:70::10", "share")
 	p["nic"], p["cidr_netmask"] = "lo", "128"
-	args := []string{"ip", "netns", "exec", l.lan.Nodes[0], "ocf-tester", "-n", "vip"}
-	for k, v := range p {
-		args = append(args, "-o", k+"="+v)
-	}
-	cmd := exec.Command(args[0], append(args[1:], bin)...)
-	cmd.Env = append(os.Environ(), "HA_RSCTMP="+l.state[0])
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "passed all tests") {
-		t.Fatalf("ocf-tester: %v\n%s", err, out)
-	}
+	l.ocfTester(t, 0, p)
 	if n := l.fake.Count("POST"); n != 1 {
 		t.Fatalf("ocf-tester's starts made %d writes, want 1", n)
 	}
