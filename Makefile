@@ -127,7 +127,7 @@ demo: deps install lab
 # keepalived (3 nodes) and ucarp (2 nodes) driving floatip, and a Linode BGP
 # data center (FRR route server) (also in make test).
 e2e: deps install
-	$(GO) test -count=1 -v -run 'TestE2E|TestChaos|TestKeepalived|TestUcarp|TestBGP' -timeout 30m ./internal/lab
+	$(GO) test -count=1 -v -run 'TestE2E|TestFastFailover|TestChaos|TestKeepalived|TestUcarp|TestBGP' -timeout 30m ./internal/lab
 
 # 20 hard-kill failovers per configuration, floatip against IPaddr2. Never in CI.
 bench-failover: deps install lab

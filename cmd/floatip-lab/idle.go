@@ -34,20 +34,27 @@ func idleSoak(args []string) int {
 		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
 		return 1
 	}
-	defer func() { l.Down(); os.RemoveAll(l.Dir()) }()
+	bad := 0
+	defer func() {
+		l.Down()
+		if bad == 0 {
+			os.RemoveAll(l.Dir())
+		} else {
+			fmt.Println("lab logs kept in", l.Dir())
+		}
+	}()
 	if err := l.CreateResources("ocf:cloudvip:floatip", "none"); err != nil {
 		fmt.Fprintln(os.Stderr, "floatip-lab:", err)
 		return 1
 	}
-	fmt.Printf("\n%s; VIP idle, monitor every 2 s\n\n| load | duration | membership changes | VIP moves | VIP not running (samples) |\n|---|---|---|---|---|\n", t)
-	bad := 0
+	fmt.Printf("\n%s; VIP idle, monitor every 2 s\n\n| load | duration | membership changes | token losses | knet links down | VIP moves | VIP not running (samples) |\n|---|---|---|---|---|---|---|\n", t)
 	for _, load := range *loads {
 		ph, err := idlePhase(l, load, *d, say)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "floatip-lab:", err)
 			return 1
 		}
-		fmt.Printf("| %s | %v | %d | %d | %d |\n", load, *d, ph.memberships, ph.moves, ph.down)
+		fmt.Printf("| %s | %v | %d | %d | %d | %d | %d |\n", load, *d, ph.memberships, ph.tokenLost, ph.linkDown, ph.moves, ph.down)
 		bad += ph.memberships + ph.moves
 	}
 	if bad > 0 {
@@ -56,7 +63,9 @@ func idleSoak(args []string) int {
 	return 0
 }
 
-type phase struct{ memberships, moves, down int }
+// phase counts what one load phase saw; the Corosync counts are the
+// most any one node logged.
+type phase struct{ memberships, tokenLost, linkDown, moves, down int }
 
 // idlePhase runs load for d while sampling where the VIP runs every
 // second; then it counts the memberships each node's Corosync formed.
@@ -88,17 +97,11 @@ func idlePhase(l *lab.Lab, load string, d time.Duration, say func(string, ...any
 	cancel()
 	wg.Wait()
 	for _, n := range l.Nodes {
-		k := 0
-		for at := t0; ; k++ {
-			next := n.MembershipAfter(at)
-			if next.IsZero() {
-				break
-			}
-			at = next
-		}
-		ph.memberships = max(ph.memberships, k)
+		m, tl, ld := n.CorosyncEvents(t0)
+		ph.memberships, ph.tokenLost, ph.linkDown = max(ph.memberships, m), max(ph.tokenLost, tl), max(ph.linkDown, ld)
 	}
-	say("%s load: %d membership changes, %d VIP moves, %d samples without the VIP running", load, ph.memberships, ph.moves, ph.down)
+	say("%s load: %d membership changes, %d token losses, %d knet links down, %d VIP moves, %d samples without the VIP running",
+		load, ph.memberships, ph.tokenLost, ph.linkDown, ph.moves, ph.down)
 	return ph, nil
 }
 

@@ -104,6 +104,7 @@ func onInterrupt(cleanup func()) {
 type common struct {
 	nodes, token    int
 	coef, consensus int
+	ping, delay     int
 	fast            bool
 	provider        string
 }
@@ -113,7 +114,7 @@ func (c *common) timing() lab.Timing {
 	if c.fast {
 		return lab.Fast(c.nodes)
 	}
-	t := lab.Timing{Nodes: c.nodes, Token: c.token, Consensus: c.consensus}
+	t := lab.Timing{Nodes: c.nodes, Token: c.token, Consensus: c.consensus, PingTimeout: c.ping, TransitionDelay: c.delay}
 	if c.coef >= 0 {
 		coef := c.coef
 		t.Coefficient = &coef
@@ -128,6 +129,8 @@ func flags(name string) (*pflag.FlagSet, *common) {
 	fs.IntVar(&c.token, "token", 1000, "corosync totem token (ms)")
 	fs.IntVar(&c.coef, "token-coefficient", -1, "corosync token_coefficient (ms; -1: corosync's default, 650)")
 	fs.IntVar(&c.consensus, "consensus", 0, "corosync consensus (ms; 0: corosync's default, 1.2 x the token)")
+	fs.IntVar(&c.ping, "knet-ping-timeout", 0, "knet link timeout (ms), pings every half of it (0: corosync's default, token / 2)")
+	fs.IntVar(&c.delay, "transition-delay", 0, "Pacemaker's transition-delay (ms; 0: unset)")
 	fs.BoolVar(&c.fast, "fast", false, "the fastest timing the sweep measured that held still (token 500 ms, token_coefficient 0), overriding --token")
 	fs.StringVar(&c.provider, "provider", "none", "floatip provider: none, digitalocean, oci, linode-share or linode-assign")
 	return fs, c

@@ -36,8 +36,9 @@ func timings(nodes []int, tokens []int) []lab.Timing {
 // / max with where the time went: the token, consensus, Pacemaker until
 // it starts the agent, the agent's start and the first good reply.
 func timingSweep(args []string) int {
-	fs, _ := flags("timing")
+	fs, c := flags("timing")
 	runs := fs.Int("runs", 10, "hard kills per setting")
+	one := fs.Bool("one", false, "only the setting the timing flags describe (--nodes, --token, --fast, ...)")
 	nodes := fs.IntSlice("cluster", []int{3, 2}, "cluster sizes")
 	tokens := fs.IntSlice("tokens", []int{1000, 500, 300}, "corosync tokens (ms)")
 	if err := fs.Parse(args); err != nil {
@@ -51,7 +52,14 @@ func timingSweep(args []string) int {
 		note string
 	}
 	var rows []row
-	for _, t := range timings(*nodes, *tokens) {
+	sweep := timings(*nodes, *tokens)
+	for i := range sweep {
+		sweep[i].PingTimeout, sweep[i].TransitionDelay = c.ping, c.delay
+	}
+	if *one {
+		sweep = []lab.Timing{c.timing()}
+	}
+	for _, t := range sweep {
 		say("lab: %s", t)
 		rs, err := timingRuns(t, self, *runs, say)
 		r := row{t: t, rs: rs}

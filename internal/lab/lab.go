@@ -59,8 +59,13 @@ type Config struct {
 	// ms (0: its default, 1.2 x the token).
 	TokenCoefficient *int
 	Consensus        int
-	Dir              string // state directory; default a new /tmp directory
-	Self             string // the lab binary, re-executed as each node's init
+	// KnetPingTimeout is knet's link timeout in ms, with pings every half
+	// of it (0: Corosync's defaults, token / 2 and token / 4).
+	KnetPingTimeout int
+	// TransitionDelay is Pacemaker's transition-delay in ms (0: unset).
+	TransitionDelay int
+	Dir             string // state directory; default a new /tmp directory
+	Self            string // the lab binary, re-executed as each node's init
 	// Engine: Pacemaker (the default) or a VRRP daemon, which runs once
 	// ConfigureVRRP says how.
 	Engine Engine
@@ -463,7 +468,13 @@ func (l *Lab) prepare(n *Node) error {
 	if l.cfg.IgnoreQuorum {
 		policy = "ignore"
 	}
-	if err := os.WriteFile(cib, []byte(strings.Replace(seedCIB, `value="stop"`, `value="`+policy+`"`, 1)), 0o600); err != nil {
+	seed := strings.Replace(seedCIB, `value="stop"`, `value="`+policy+`"`, 1)
+	if l.cfg.TransitionDelay > 0 {
+		seed = strings.Replace(seed, `<nvpair id="opt-dc-deadtime"`,
+			fmt.Sprintf(`<nvpair id="opt-transition-delay" name="transition-delay" value="%dms"/>
+        <nvpair id="opt-dc-deadtime"`, l.cfg.TransitionDelay), 1)
+	}
+	if err := os.WriteFile(cib, []byte(seed), 0o600); err != nil {
 		return err
 	}
 	for _, d := range []string{"var/lib/pacemaker", "var/log/pacemaker"} {
@@ -485,6 +496,9 @@ func (l *Lab) corosyncConf() string {
 	}
 	if l.cfg.Consensus > 0 {
 		fmt.Fprintf(&b, "    consensus: %d\n", l.cfg.Consensus)
+	}
+	if l.cfg.KnetPingTimeout > 0 {
+		fmt.Fprintf(&b, "    knet_ping_timeout: %d\n    knet_ping_interval: %d\n", l.cfg.KnetPingTimeout, l.cfg.KnetPingTimeout/2)
 	}
 	b.WriteString("}\nnodelist {\n")
 	for i, n := range l.Nodes {

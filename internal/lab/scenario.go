@@ -328,7 +328,29 @@ func logTime(s string, ref time.Time) (time.Time, bool) {
 var (
 	membershipRe = regexp.MustCompile(`^(\w{3} +\d+ \d\d:\d\d:\d\d\.\d{3}) .*A new membership`)
 	tokenLostRe  = regexp.MustCompile(`^(\w{3} +\d+ \d\d:\d\d:\d\d\.\d{3}) .*A processor failed, forming new configuration`)
+	linkDownRe   = regexp.MustCompile(`^(\w{3} +\d+ \d\d:\d\d:\d\d\.\d{3}) .*link: host: \d+ link: \d+ is down`)
 )
+
+// CorosyncEvents counts, in n's Corosync log after t, the new
+// memberships, the token losses and knet's links declared down.
+func (n *Node) CorosyncEvents(t time.Time) (memberships, tokenLost, linkDown int) {
+	f, err := os.Open(n.CorosyncLog())
+	if err != nil {
+		return 0, 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		for re, c := range map[*regexp.Regexp]*int{membershipRe: &memberships, tokenLostRe: &tokenLost, linkDownRe: &linkDown} {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				if at, ok := logTime(m[1], t); ok && at.After(t) {
+					*c++
+				}
+			}
+		}
+	}
+	return memberships, tokenLost, linkDown
+}
 
 // MembershipAfter returns when node n's Corosync formed its first new
 // membership after t (zero if none).

@@ -5,25 +5,31 @@ import (
 	"time"
 )
 
-// Timing is a Corosync timing setting: the token, token_coefficient and
-// consensus (nil / 0: Corosync's defaults) on a cluster of Nodes.
+// Timing is a Corosync timing setting: the token, token_coefficient,
+// consensus and knet's link timeout (nil / 0: Corosync's defaults) on a
+// cluster of Nodes.
 type Timing struct {
 	Nodes, Token int
 	Coefficient  *int
 	Consensus    int
+	PingTimeout  int
+	// TransitionDelay is Pacemaker's transition-delay in ms (0: unset).
+	TransitionDelay int
 }
 
-// Fast is the fastest timing the sweep measured that held still: token
-// 500 ms with no per-node addition (p95 2.2 s on 3 nodes; 300 ms flapped
-// on 3 nodes). Not yet soaked: no recommendation until it is.
+// Fast is the README's fast-failover timing: token 500 ms with no
+// per-node addition, and Pacemaker's transition-delay at 200 ms, which
+// lets the DC's node-state updates land before it asks the scheduler
+// and so skips the controller's one-second wait for them.
 func Fast(nodes int) Timing {
 	zero := 0
-	return Timing{Nodes: nodes, Token: 500, Coefficient: &zero}
+	return Timing{Nodes: nodes, Token: 500, Coefficient: &zero, TransitionDelay: 200}
 }
 
 // Apply sets the timing in cfg.
 func (t Timing) Apply(cfg *Config) {
 	cfg.Nodes, cfg.Token, cfg.TokenCoefficient, cfg.Consensus = t.Nodes, t.Token, t.Coefficient, t.Consensus
+	cfg.KnetPingTimeout, cfg.TransitionDelay = t.PingTimeout, t.TransitionDelay
 }
 
 // Effective is the token timeout Corosync uses (token plus the
@@ -61,7 +67,14 @@ func (t Timing) Labels() (coef, cons string) {
 func (t Timing) String() string {
 	coef, cons := t.Labels()
 	tok, c := t.Effective()
-	return fmt.Sprintf("%d nodes, token %d, coefficient %s, consensus %s (effective %v + %v)", t.Nodes, t.Token, coef, cons, tok, c)
+	s := fmt.Sprintf("%d nodes, token %d, coefficient %s, consensus %s", t.Nodes, t.Token, coef, cons)
+	if t.PingTimeout > 0 {
+		s += fmt.Sprintf(", knet ping timeout %d", t.PingTimeout)
+	}
+	if t.TransitionDelay > 0 {
+		s += fmt.Sprintf(", transition-delay %dms", t.TransitionDelay)
+	}
+	return s + fmt.Sprintf(" (effective %v + %v)", tok, c)
 }
 
 // Breakdown splits an outage where the logs allow: the token timing out on
