@@ -119,9 +119,10 @@ bench-baseline: deps
 		-benchtime=$(or $(BENCHTIME),200x) -v ./cmd/floatip/ | grep -E 'baseline|Benchmark|ratio'
 
 # The cluster lab (root): 3 Pacemaker + Corosync nodes in namespaces, a
-# client and a fake cloud; a node holding the VIP is killed.
+# client and a fake cloud; a node holding the VIP is killed. FAST=1: the
+# README's fast-failover timing (also for bench-failover and idle-soak).
 demo: deps install lab
-	bin/floatip-lab demo --svg failover.svg $(DEMOFLAGS)
+	bin/floatip-lab demo --svg failover.svg $(if $(FAST),--fast) $(DEMOFLAGS)
 
 # One failover per scenario and provider: Pacemaker in one shared lab, then
 # keepalived (3 nodes) and ucarp (2 nodes) driving floatip, and a Linode BGP
@@ -131,13 +132,13 @@ e2e: deps install
 
 # 20 hard-kill failovers per configuration, floatip against IPaddr2. Never in CI.
 bench-failover: deps install lab
-	bin/floatip-lab bench-failover $(BENCHFLAGS)
+	bin/floatip-lab bench-failover $(if $(FAST),--fast) $(BENCHFLAGS)
 	bin/floatip-lab timing $(TIMINGFLAGS)
 
 # Idle soaks under load (a CPU hog on every core, then an I/O-heavy job)
 # counting membership changes and resource moves, per Corosync setting.
 idle-soak: deps install lab
-	bin/floatip-lab idle $(IDLEFLAGS)
+	bin/floatip-lab idle $(if $(FAST),--fast) $(IDLEFLAGS)
 
 # Hard-kill failovers in a Linode BGP data center (an FRR route server in
 # the lab): bgp mode with hold 9 s, 3 s and BFD, share mode (ARP) beside

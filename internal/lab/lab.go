@@ -463,18 +463,7 @@ func (l *Lab) prepare(n *Node) error {
 	if err := os.WriteFile(filepath.Join(n.Dir, "etc/corosync/corosync.conf"), []byte(l.corosyncConf()), 0o644); err != nil {
 		return err
 	}
-	cib := filepath.Join(n.Dir, "var/lib/pacemaker/cib/cib.xml")
-	policy := "stop"
-	if l.cfg.IgnoreQuorum {
-		policy = "ignore"
-	}
-	seed := strings.Replace(seedCIB, `value="stop"`, `value="`+policy+`"`, 1)
-	if l.cfg.TransitionDelay > 0 {
-		seed = strings.Replace(seed, `<nvpair id="opt-dc-deadtime"`,
-			fmt.Sprintf(`<nvpair id="opt-transition-delay" name="transition-delay" value="%dms"/>
-        <nvpair id="opt-dc-deadtime"`, l.cfg.TransitionDelay), 1)
-	}
-	if err := os.WriteFile(cib, []byte(seed), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(n.Dir, "var/lib/pacemaker/cib/cib.xml"), []byte(l.cib()), 0o600); err != nil {
 		return err
 	}
 	for _, d := range []string{"var/lib/pacemaker", "var/log/pacemaker"} {
@@ -510,6 +499,21 @@ func (l *Lab) corosyncConf() string {
 	}
 	b.WriteString("}\nlogging {\n    to_logfile: yes\n    logfile: /var/log/corosync/corosync.log\n    to_syslog: no\n    to_stderr: no\n    timestamp: hires\n}\n")
 	return b.String()
+}
+
+// cib is seedCIB with the lab's no-quorum-policy and transition-delay.
+func (l *Lab) cib() string {
+	policy := "stop"
+	if l.cfg.IgnoreQuorum {
+		policy = "ignore"
+	}
+	seed := strings.Replace(seedCIB, `value="stop"`, `value="`+policy+`"`, 1)
+	if l.cfg.TransitionDelay > 0 {
+		seed = strings.Replace(seed, `<nvpair id="opt-dc-deadtime"`,
+			fmt.Sprintf(`<nvpair id="opt-transition-delay" name="transition-delay" value="%dms"/>
+        <nvpair id="opt-dc-deadtime"`, l.cfg.TransitionDelay), 1)
+	}
+	return seed
 }
 
 // seedCIB is every node's first CIB: no fencing (the lab has none), a
