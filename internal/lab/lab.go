@@ -59,8 +59,8 @@ type Config struct {
 	// ms (0: its default, 1.2 x the token).
 	TokenCoefficient *int
 	Consensus        int
-	// KnetPingTimeout is knet's link timeout in ms, with pings every half
-	// of it (0: Corosync's defaults, token / 2 and token / 4).
+	// KnetPingTimeout is knet's link timeout in ms, with pings every
+	// quarter of it (0: Corosync's defaults, token / 2 and token / 4).
 	KnetPingTimeout int
 	// TransitionDelay is Pacemaker's transition-delay in ms (0: unset).
 	TransitionDelay int
@@ -486,8 +486,9 @@ func (l *Lab) corosyncConf() string {
 	if l.cfg.Consensus > 0 {
 		fmt.Fprintf(&b, "    consensus: %d\n", l.cfg.Consensus)
 	}
-	if l.cfg.KnetPingTimeout > 0 {
-		fmt.Fprintf(&b, "    knet_ping_timeout: %d\n    knet_ping_interval: %d\n", l.cfg.KnetPingTimeout, l.cfg.KnetPingTimeout/2)
+	if l.cfg.KnetPingTimeout > 0 { // per link: Corosync ignores them at the top of totem
+		fmt.Fprintf(&b, "    interface {\n        linknumber: 0\n        knet_ping_timeout: %d\n        knet_ping_interval: %d\n    }\n",
+			l.cfg.KnetPingTimeout, l.cfg.KnetPingTimeout/4)
 	}
 	b.WriteString("}\nnodelist {\n")
 	for i, n := range l.Nodes {

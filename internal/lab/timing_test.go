@@ -36,7 +36,7 @@ func TestFastConfig(t *testing.T) {
 	cfg.KnetPingTimeout = 1000
 	l := &Lab{cfg: cfg, Nodes: nodes}
 	conf, cib := l.corosyncConf(), l.cib()
-	for _, want := range []string{"    token: 500\n", "    token_coefficient: 0\n", "    knet_ping_timeout: 1000\n    knet_ping_interval: 500\n"} {
+	for _, want := range []string{"    token: 500\n", "    token_coefficient: 0\n", "    interface {\n        linknumber: 0\n        knet_ping_timeout: 1000\n        knet_ping_interval: 250\n    }\n"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("corosync.conf lacks %q:\n%s", want, conf)
 		}
