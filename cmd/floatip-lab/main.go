@@ -131,7 +131,7 @@ func flags(name string) (*pflag.FlagSet, *common) {
 	fs.IntVar(&c.consensus, "consensus", 0, "corosync consensus (ms; 0: corosync's default, 1.2 x the token)")
 	fs.IntVar(&c.ping, "knet-ping-timeout", 0, "knet link timeout (ms), pings every quarter of it (0: corosync's default, token / 2)")
 	fs.IntVar(&c.delay, "transition-delay", 0, "Pacemaker's transition-delay (ms; 0: unset)")
-	fs.BoolVar(&c.fast, "fast", false, "the README's fast-failover timing (token 500 ms, token_coefficient 0, transition-delay 200 ms), overriding the other timing flags")
+	fs.BoolVar(&c.fast, "fast", false, "the README's fast-failover timing (token 500 ms, token_coefficient 0, knet ping timeout 1000 ms, transition-delay 200 ms), overriding the other timing flags")
 	fs.StringVar(&c.provider, "provider", "none", "floatip provider: none, digitalocean, oci, linode-share or linode-assign")
 	return fs, c
 }

@@ -18,12 +18,15 @@ type Timing struct {
 }
 
 // Fast is the README's fast-failover timing: token 500 ms with no
-// per-node addition, and Pacemaker's transition-delay at 200 ms, which
-// lets the DC's node-state updates land before it asks the scheduler
-// and so skips the controller's one-second wait for them.
+// per-node addition; knet's link timeout at 1000 ms, so a stall of a few
+// tens of milliseconds does not take every link down and drop the token
+// (knet checks its links every 200 ms; the default timeout is token / 2);
+// and Pacemaker's transition-delay at 200 ms, which lets the DC's
+// node-state updates land before it asks the scheduler and so skips the
+// controller's one-second wait for them.
 func Fast(nodes int) Timing {
 	zero := 0
-	return Timing{Nodes: nodes, Token: 500, Coefficient: &zero, TransitionDelay: 200}
+	return Timing{Nodes: nodes, Token: 500, Coefficient: &zero, PingTimeout: 1000, TransitionDelay: 200}
 }
 
 // Apply sets the timing in cfg.

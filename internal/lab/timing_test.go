@@ -33,7 +33,6 @@ func TestFastConfig(t *testing.T) {
 	nodes := []*Node{{Name: "n1", Addr: "10.250.0.11"}, {Name: "n2", Addr: "10.250.0.12"}, {Name: "n3", Addr: "10.250.0.13"}}
 	var cfg Config
 	Fast(3).Apply(&cfg)
-	cfg.KnetPingTimeout = 1000
 	l := &Lab{cfg: cfg, Nodes: nodes}
 	conf, cib := l.corosyncConf(), l.cib()
 	for _, want := range []string{"    token: 500\n", "    token_coefficient: 0\n", "    interface {\n        linknumber: 0\n        knet_ping_timeout: 1000\n        knet_ping_interval: 250\n    }\n"} {
