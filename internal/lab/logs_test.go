@@ -46,3 +46,33 @@ func TestParseReply(t *testing.T) {
 		t.Fatal("garbage parsed")
 	}
 }
+
+// TestCorosyncEvents counts what the idle soak counts, from real lines:
+// a flap under token 300 ms (links down, token lost, three memberships)
+// and a lost token whose membership kept its members.
+func TestCorosyncEvents(t *testing.T) {
+	n := &Node{Name: "n1", Dir: t.TempDir()}
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "lab", "corosync-flap.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Dir(n.CorosyncLog()), 0o755)
+	os.WriteFile(n.CorosyncLog(), b, 0o644)
+	at := func(h, m, s int) time.Time { return time.Date(time.Now().Year(), time.December, 2, h, m, s, 0, time.Local) }
+	for _, tc := range []struct {
+		after                          time.Time
+		memberships, tokenLost, linkDn int
+	}{
+		{at(14, 53, 0), 5, 2, 2},
+		{at(14, 53, 45), 4, 2, 2},
+		{at(14, 53, 49), 4, 2, 0},
+		{at(15, 0, 0), 1, 1, 0},
+		{at(15, 16, 0), 0, 0, 0},
+	} {
+		m, tl, ld := n.CorosyncEvents(tc.after)
+		if m != tc.memberships || tl != tc.tokenLost || ld != tc.linkDn {
+			t.Errorf("after %s: %d memberships, %d token losses, %d links down; want %d, %d, %d",
+				tc.after.Format("15:04:05"), m, tl, ld, tc.memberships, tc.tokenLost, tc.linkDn)
+		}
+	}
+}

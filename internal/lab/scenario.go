@@ -339,12 +339,16 @@ func (n *Node) CorosyncEvents(t time.Time) (memberships, tokenLost, linkDown int
 		return 0, 0, 0
 	}
 	defer f.Close()
+	counts := []struct {
+		re *regexp.Regexp
+		n  *int
+	}{{membershipRe, &memberships}, {tokenLostRe, &tokenLost}, {linkDownRe, &linkDown}}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		for re, c := range map[*regexp.Regexp]*int{membershipRe: &memberships, tokenLostRe: &tokenLost, linkDownRe: &linkDown} {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+		for _, c := range counts {
+			if m := c.re.FindStringSubmatch(sc.Text()); m != nil {
 				if at, ok := logTime(m[1], t); ok && at.After(t) {
-					*c++
+					*c.n++
 				}
 			}
 		}

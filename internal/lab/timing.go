@@ -5,15 +5,15 @@ import (
 	"time"
 )
 
-// Timing is a Corosync timing setting: the token, token_coefficient,
-// consensus and knet's link timeout (nil / 0: Corosync's defaults) on a
-// cluster of Nodes.
+// Timing is how fast a cluster of Nodes notices a dead node: Corosync's
+// token, token_coefficient, consensus and knet's link timeout (nil / 0:
+// Corosync's defaults), and Pacemaker's transition-delay (0: unset), all
+// in ms.
 type Timing struct {
-	Nodes, Token int
-	Coefficient  *int
-	Consensus    int
-	PingTimeout  int
-	// TransitionDelay is Pacemaker's transition-delay in ms (0: unset).
+	Nodes, Token    int
+	Coefficient     *int
+	Consensus       int
+	PingTimeout     int
 	TransitionDelay int
 }
 
