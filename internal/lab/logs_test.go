@@ -58,7 +58,9 @@ func TestCorosyncEvents(t *testing.T) {
 	}
 	os.MkdirAll(filepath.Dir(n.CorosyncLog()), 0o755)
 	os.WriteFile(n.CorosyncLog(), b, 0o644)
-	at := func(h, m, s int) time.Time { return time.Date(time.Now().Year(), time.December, 2, h, m, s, 0, time.Local) }
+	at := func(h, m, s int) time.Time {
+		return time.Date(time.Now().Year(), time.December, 2, h, m, s, 0, time.Local)
+	}
 	for _, tc := range []struct {
 		after                          time.Time
 		memberships, tokenLost, linkDn int
